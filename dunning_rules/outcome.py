@@ -1,0 +1,94 @@
+"""What handling an event produced: :class:`Outcome`, :class:`Run` and :class:`ActionRecord`.
+
+These are plain frozen values. A run's whole state is a :class:`Run`: stores keep it, the
+executor returns new ones with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RUN_STATUSES", "STEP_STATUSES", "ActionRecord", "Outcome", "Run"]
+
+RUN_STATUSES = ("completed", "waiting", "awaiting_approval", "cancelled", "failed")
+"""``waiting`` runs have a ``next_at``; ``awaiting_approval`` runs wait for ``Engine.resume``."""
+
+STEP_STATUSES = ("ok", "skipped", "failed", "planned", "running")
+"""``running``: the step's adapter was called and its answer is not recorded yet (a crash
+there makes the step run again, with the same idempotency key)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionRecord:
+    """One step of one run: what was sent (rendered ``params``) and what came back."""
+
+    rule: str
+    index: int
+    id: str | None
+    type: str
+    status: str
+    params: Mapping[str, Any] | None = None
+    output: Mapping[str, Any] | None = None
+    error: str | None = None
+    attempts: int = 0
+    started_at: _dt.datetime | None = None
+    finished_at: _dt.datetime | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """One sequence of steps started by one rule for one correlation key.
+
+    ``steps`` holds the latest record of every step reached, in order. ``cursor`` is the index
+    of the next step to run; ``due_at`` is when the run fell due, the anchor of the next wait.
+    ``approval`` keeps who answered an approval, and when; ``reason`` why a run was cancelled
+    or failed.
+    """
+
+    id: str
+    rule: str
+    key: str | None
+    status: str
+    next_at: _dt.datetime | None
+    steps: tuple[ActionRecord, ...] = ()
+    event_id: str = ""
+    event_type: str = ""
+    event: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    rule_version: str = ""
+    cursor: int = 0
+    due_at: _dt.datetime | None = None
+    created_at: _dt.datetime | None = None
+    updated_at: _dt.datetime | None = None
+    approval: Mapping[str, Any] | None = None
+    reason: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("waiting", "awaiting_approval")
+
+    def record(self, index: int) -> ActionRecord | None:
+        for step in self.steps:
+            if step.index == index:
+                return step
+        return None
+
+    def outputs(self) -> dict[str, Any]:
+        """``steps.<id>`` for expressions: the output of every step that has an id."""
+        return {s.id: s.output for s in self.steps if s.id is not None}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What one call of ``handle``, ``simulate``, ``resume`` or ``run_due`` did."""
+
+    event_id: str
+    event_type: str
+    duplicate: bool = False
+    matched: tuple[str, ...] = ()
+    runs: tuple[Run, ...] = ()
+    actions: tuple[ActionRecord, ...] = ()
+    warnings: tuple[str, ...] = ()

@@ -1,0 +1,1 @@
+"""Rule files: model, loader, expressions, engine and executor."""

@@ -1,0 +1,264 @@
+"""Deciding, apart from doing: an event and a rule set in, an :class:`EventPlan` out.
+
+:func:`plan_event` evaluates conditions and keys; it calls no adapter and touches no store.
+The executor carries the plan out; ``Engine.simulate`` shows it, with :func:`plan_steps`
+rendering every step of a run without running any.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import EventError
+from ..outcome import ActionRecord
+from .expressions import Expression, is_true
+from .model import LookupSpec, Rule, RuleSet, parse_duration
+
+__all__ = [
+    "EventPlan",
+    "RunPlan",
+    "Scope",
+    "check_event",
+    "key_text",
+    "plan_event",
+    "plan_steps",
+]
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[LookupSpec, dict[str, Any]], Any]
+
+
+def check_event(event: Any) -> dict[str, Any]:
+    """The event as a plain dict; :class:`EventError` unless it is a Stripe event.
+
+    A ``stripe.Event`` (or any object with ``to_dict()``) is converted first: stripe objects are
+    not dicts.
+    """
+    if not isinstance(event, Mapping) and callable(getattr(event, "to_dict", None)):
+        event = event.to_dict()
+    if not isinstance(event, Mapping):
+        raise EventError(f"a Stripe event is a mapping, not {type(event).__name__}")
+    if not isinstance(event.get("id"), str):
+        raise EventError("a Stripe event needs a string 'id'")
+    if not isinstance(event.get("type"), str):
+        raise EventError(f"event {event['id']!r} needs a string 'type'")
+    data = event.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("object"), Mapping):
+        raise EventError(f"event {event['id']!r} needs a mapping 'data.object'")
+    return dict(event)
+
+
+def key_text(value: Any) -> str | None:
+    """A correlation key as stored: strings as they are, null as None, the rest compact JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+class Scope:
+    """The expression root for one event: the event plus ``settings``, ``vars`` and ``steps``.
+
+    Lookups are fetched lazily, at most once per event, and only those an expression reads;
+    with ``fetch=None`` (simulate) they are null.
+    """
+
+    def __init__(
+        self,
+        event: Mapping[str, Any],
+        settings: Mapping[str, Any],
+        lookups: Mapping[str, LookupSpec],
+        fetch: Fetch | None,
+        warnings: list[str],
+    ) -> None:
+        self.event = event
+        self.vars: dict[str, Any] = {}
+        self._settings = settings
+        self._lookups = lookups
+        self._fetch = fetch
+        self.warnings = warnings
+        self._base = {**event, "settings": settings, "vars": self.vars, "steps": {}}
+
+    def root(self, steps: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if not steps:
+            return self._base
+        return {**self._base, "steps": steps}
+
+    def need(self, names: frozenset[str] | None) -> None:
+        """Fetch the lookups in ``names`` (None: every lookup) that are not fetched yet."""
+        wanted = self._lookups if names is None else names
+        for name in wanted:
+            if name in self.vars:
+                continue
+            spec = self._lookups.get(name)
+            if spec is None:
+                continue
+            self.vars[name] = self._resolve(spec)
+
+    def _resolve(self, spec: LookupSpec) -> Any:
+        if self._fetch is None:
+            return None
+        try:
+            args = {arg: expression.search(self._base) for arg, expression in spec.args.items()}
+            return self._fetch(spec, args)
+        except Exception as exc:
+            message = f"lookup {spec.name!r} ({spec.type}) failed, so it is null: {exc}"
+            log.warning(message)
+            self.warnings.append(message)
+            return None
+
+    def test(self, expression: Expression, root: Mapping[str, Any], what: str) -> bool:
+        """A condition: JMESPath truthiness; an error is false plus a warning."""
+        self.need(expression.lookups)
+        try:
+            return is_true(expression.search(root))
+        except Exception as exc:
+            self.warnings.append(f"{what}: condition failed, so it is false: {exc}")
+            return False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunPlan:
+    """A rule that matched, and the correlation key of the run it starts."""
+
+    rule: Rule
+    key: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventPlan:
+    """What an event does: runs to cancel (before matching), and runs to start."""
+
+    event_id: str
+    event_type: str
+    created: int | None
+    cancels: tuple[tuple[Rule, str], ...]
+    starts: tuple[RunPlan, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def matched(self) -> tuple[str, ...]:
+        return tuple(p.rule.name for p in self.starts)
+
+
+def _key(rule: Rule, root: Mapping[str, Any], warnings: list[str]) -> str | None:
+    try:
+        value = key_text(rule.key.search(root))
+    except Exception as exc:
+        warnings.append(f"rule {rule.name!r}: key {rule.key.source!r} failed: {exc}")
+        return None
+    if value is None:
+        warnings.append(
+            f"rule {rule.name!r}: key {rule.key.source!r} is null for this event, "
+            "so its run cannot be cancelled or de-duplicated"
+        )
+    return value
+
+
+def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventPlan:
+    """Evaluate ``cancel_on`` keys, then conditions in priority order, honouring ``stop``."""
+    event_type: str = event["type"]
+    root = scope.root()
+    cancels = []
+    for rule in rules.cancelled_by(event_type):
+        scope.need(rule.key.lookups)
+        try:
+            key = key_text(rule.key.search(root))
+        except Exception as exc:
+            scope.warnings.append(f"rule {rule.name!r}: cancel key failed: {exc}")
+            continue
+        if key is not None:
+            cancels.append((rule, key))
+    starts = []
+    for rule in rules.for_type(event_type):
+        if rule.when is not None and not scope.test(
+            rule.when.expression, root, f"rule {rule.name!r}"
+        ):
+            continue
+        scope.need(rule.key.lookups)
+        starts.append(RunPlan(rule=rule, key=_key(rule, root, scope.warnings)))
+        if rule.stop:
+            break
+    created = event.get("created")
+    return EventPlan(
+        event_id=event["id"],
+        event_type=event_type,
+        created=created if isinstance(created, int) and not isinstance(created, bool) else None,
+        cancels=tuple(cancels),
+        starts=tuple(starts),
+        warnings=tuple(scope.warnings),
+    )
+
+
+def plan_steps(
+    rule: Rule, scope: Scope, now: _dt.datetime
+) -> tuple[tuple[ActionRecord, ...], str, _dt.datetime | None]:
+    """Every step of a run, rendered and marked ``planned`` (or ``skipped``), none run.
+
+    Outputs of steps are null. A ``when`` or ``guard`` that reads ``steps`` cannot be decided
+    before the run, so its step stays ``planned``. Returns the records, the status the run
+    would have after its first pause, and when that pause ends.
+    """
+    outputs = {a.id: None for a in rule.actions if a.id is not None}
+    root = scope.root(outputs)
+    records = []
+    status, next_at = "completed", None
+    due = now
+    for action in rule.actions:
+        what = f"rule {rule.name!r} step {action.index} ({action.type})"
+        decided = action.when is not None and not action.when.expression.reads_steps
+        passed = True
+        if decided and action.when is not None:
+            passed = scope.test(action.when.expression, root, what)
+        if action.type != "guard" and not passed:
+            records.append(_planned(rule, action.index, action.id, action.type, "skipped"))
+            continue
+        error = None
+        params: dict[str, Any] | None = None
+        scope.need(action.params.lookups)
+        try:
+            params = action.params.render(root)
+        except Exception as exc:
+            error = str(exc)
+        records.append(
+            _planned(rule, action.index, action.id, action.type, "planned", params, error)
+        )
+        if action.type == "guard" and not passed:
+            break
+        if status == "completed" and params is not None:
+            if action.type == "wait":
+                try:
+                    due = due + parse_duration(params.get("duration", ""))
+                    status, next_at = "waiting", due
+                except ValueError as exc:
+                    records[-1] = _planned(
+                        rule, action.index, action.id, action.type, "planned", params, str(exc)
+                    )
+            elif action.type == "approval":
+                status = "awaiting_approval"
+    return tuple(records), status, next_at
+
+
+def _planned(
+    rule: Rule,
+    index: int,
+    step_id: str | None,
+    kind: str,
+    status: str,
+    params: Mapping[str, Any] | None = None,
+    error: str | None = None,
+) -> ActionRecord:
+    return ActionRecord(
+        rule=rule.name,
+        index=index,
+        id=step_id,
+        type=kind,
+        status=status,
+        params=params,
+        error=error,
+    )

@@ -1,0 +1,331 @@
+"""Doing: carry a run forward through its steps, saving each step's record before the next.
+
+:meth:`Executor.advance` runs steps from the run's cursor until the run pauses (``wait``,
+``approval``, a retry's backoff) or ends. Nothing sleeps: a pause saves the run with a
+``next_at`` and returns; ``Engine.run_due`` or ``Engine.resume`` carries it on later.
+
+Waits are anchored at ``due_at``, the time the run fell due, not at the time a worker got to
+it: a run resumed late still sends its next message on schedule, and a wait that is already
+over is passed through at once.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..actions.base import ActionContext
+from ..errors import AdapterError
+from ..outcome import ActionRecord, Run
+from .engine import Scope
+from .model import ActionSpec, Rule, parse_duration
+
+__all__ = ["Advance", "Executor", "idempotency_key"]
+
+log = logging.getLogger(__name__)
+
+Save = Callable[[Run, bool], None]
+"""``save(run, release)``: persist the run; ``release`` ends this worker's lease."""
+
+
+def _index(record: ActionRecord) -> int:
+    return record.index
+
+
+def idempotency_key(event_id: str, rule: str, index: int) -> str:
+    """Stable for one step of one run: built from (event id, rule, step index)."""
+    digest = hashlib.sha256(f"{event_id}\x1f{rule}\x1f{index}".encode()).hexdigest()
+    return f"dr_{digest[:40]}"
+
+
+@dataclass(slots=True)
+class Advance:
+    """What one :meth:`Executor.advance` did: the run as it ends up, and the records made."""
+
+    run: Run
+    actions: list[ActionRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Executor:
+    """Runs steps through adapters. Built by :class:`~dunning_rules.Engine`."""
+
+    def __init__(
+        self,
+        *,
+        adapters: Mapping[str, Any],
+        stripe_client: Any,
+    ) -> None:
+        self._adapters = adapters
+        self._stripe_client = stripe_client
+
+    def advance(
+        self, run: Run, rule: Rule, scope: Scope, *, now: _dt.datetime, save: Save
+    ) -> Advance:
+        result = Advance(run)
+        while result.run.status == "waiting":
+            if result.run.cursor >= len(rule.actions):
+                self._finish(result, now, save, "completed", None)
+                break
+            if not self._step(result, rule, rule.actions[result.run.cursor], scope, now, save):
+                break
+        return result
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def _step(
+        self,
+        result: Advance,
+        rule: Rule,
+        action: ActionSpec,
+        scope: Scope,
+        now: _dt.datetime,
+        save: Save,
+    ) -> bool:
+        """Run one step; True to go on with the next one."""
+        run = result.run
+        what = f"rule {rule.name!r} step {action.index} ({action.type})"
+        root = scope.root(run.outputs())
+        passed = True
+        if action.when is not None:
+            passed = scope.test(action.when.expression, root, what)
+        if action.type == "guard":
+            self._record(result, action, rule, now, save, status="ok", output={"passed": passed})
+            if not passed:
+                self._finish(
+                    result, now, save, "completed", f"guard step {action.index} ended the run"
+                )
+                return False
+            return True
+        if not passed:
+            self._record(result, action, rule, now, save, status="skipped")
+            return True
+        previous = run.record(action.index)
+        attempt = (previous.attempts if previous is not None else 0) + 1
+        scope.need(action.params.lookups)
+        adapter = self._adapters.get(action.type)
+        try:
+            params = action.params.render(root, getattr(adapter, "escapes", None))
+        except Exception as exc:
+            return self._failed(result, rule, action, now, save, None, attempt, str(exc), False)
+        if action.type == "wait":
+            return self._wait(result, rule, action, params, now, save)
+        if adapter is None:  # the engine checks this when it is built; a stored old rule may not
+            message = f"no adapter for step type {action.type!r}"
+            return self._failed(result, rule, action, now, save, params, attempt, message, False)
+        running = self._record(
+            result,
+            action,
+            rule,
+            now,
+            save,
+            status="running",
+            params=params,
+            attempts=attempt,
+            keep=False,
+        )
+        ctx = ActionContext(
+            event=scope.event,
+            run_id=run.id,
+            rule=rule.name,
+            action_id=action.id,
+            idempotency_key=idempotency_key(run.event_id, rule.name, action.index),
+            stripe_client=self._stripe_client,
+            now=now,
+            index=action.index,
+            step_type=action.type,
+            attempt=attempt,
+        )
+        try:
+            output = adapter(params, ctx)
+        except Exception as exc:
+            retryable = exc.retryable if isinstance(exc, AdapterError) else True
+            log.info("%s failed (attempt %d): %s", what, attempt, exc)
+            message = str(exc) if isinstance(exc, AdapterError) else f"{type(exc).__name__}: {exc}"
+            result.warnings.extend(ctx.warnings)
+            return self._failed(
+                result, rule, action, now, save, params, attempt, message, retryable
+            )
+        if output is not None and not isinstance(output, Mapping):
+            output = {"value": output}
+        result.warnings.extend(ctx.warnings)
+        self._record(
+            result,
+            action,
+            rule,
+            now,
+            save,
+            status="ok",
+            params=params,
+            attempts=attempt,
+            output=dict(output) if output is not None else None,
+            warnings=tuple(ctx.warnings),
+            started_at=running.started_at,
+        )
+        if getattr(adapter, "pauses", False):
+            return self._pause_for_approval(result, params, now, save)
+        return True
+
+    def _wait(
+        self,
+        result: Advance,
+        rule: Rule,
+        action: ActionSpec,
+        params: Mapping[str, Any],
+        now: _dt.datetime,
+        save: Save,
+    ) -> bool:
+        try:
+            duration = parse_duration(params.get("duration", ""))
+        except ValueError as exc:
+            return self._failed(result, rule, action, now, save, dict(params), 1, str(exc), False)
+        due = (result.run.due_at or now) + duration
+        self._record(
+            result,
+            action,
+            rule,
+            now,
+            save,
+            status="ok",
+            params=dict(params),
+            attempts=1,
+            output={"until": due.isoformat()},
+            advance_due=due,
+        )
+        if due <= now:
+            return True
+        result.run = replace(result.run, next_at=due)
+        save(result.run, True)
+        return False
+
+    def _pause_for_approval(
+        self, result: Advance, params: Mapping[str, Any], now: _dt.datetime, save: Save
+    ) -> bool:
+        timeout = params.get("timeout")
+        next_at = None
+        if isinstance(timeout, str):
+            try:
+                next_at = (result.run.due_at or now) + parse_duration(timeout)
+            except ValueError:
+                result.warnings.append(f"approval timeout {timeout!r} is not a duration; ignored")
+        result.run = replace(
+            result.run,
+            status="awaiting_approval",
+            next_at=next_at,
+            approval={
+                "requested_at": now.isoformat(),
+                "timeout": timeout,
+                "on_timeout": params.get("on_timeout", "cancel"),
+            },
+            updated_at=now,
+        )
+        save(result.run, True)
+        return False
+
+    def _failed(
+        self,
+        result: Advance,
+        rule: Rule,
+        action: ActionSpec,
+        now: _dt.datetime,
+        save: Save,
+        params: Mapping[str, Any] | None,
+        attempt: int,
+        message: str,
+        retryable: bool,
+    ) -> bool:
+        retry = action.retry
+        if retry is not None and retryable and attempt < retry.attempts:
+            # Retries wait from the failure: a late worker must not hammer the provider.
+            later = now + retry.delay(attempt)
+            self._record(
+                result,
+                action,
+                rule,
+                now,
+                save,
+                status="failed",
+                params=params,
+                attempts=attempt,
+                error=message,
+                keep=False,
+            )
+            result.run = replace(result.run, next_at=later, due_at=later)
+            save(result.run, True)
+            return False
+        self._record(
+            result,
+            action,
+            rule,
+            now,
+            save,
+            status="failed",
+            params=params,
+            attempts=attempt,
+            error=message,
+        )
+        if action.on_error == "continue":
+            return True
+        reason = f"step {action.index} ({action.type}) failed: {message}"
+        self._finish(result, now, save, "failed", reason)
+        return False
+
+    # -- records ----------------------------------------------------------------------------
+
+    def _record(
+        self,
+        result: Advance,
+        action: ActionSpec,
+        rule: Rule,
+        now: _dt.datetime,
+        save: Save,
+        *,
+        status: str,
+        params: Mapping[str, Any] | None = None,
+        output: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        attempts: int = 0,
+        warnings: tuple[str, ...] = (),
+        started_at: _dt.datetime | None = None,
+        keep: bool = True,
+        advance_due: _dt.datetime | None = None,
+    ) -> ActionRecord:
+        """Save a step's record; ``keep`` moves the cursor past the step (its result is final)."""
+        record = ActionRecord(
+            rule=rule.name,
+            index=action.index,
+            id=action.id,
+            type=action.type,
+            status=status,
+            params=params,
+            output=output,
+            error=error,
+            attempts=attempts,
+            started_at=started_at or now,
+            finished_at=None if status == "running" else now,
+            warnings=warnings,
+        )
+        run = result.run
+        steps = tuple(
+            sorted((*(s for s in run.steps if s.index != action.index), record), key=_index)
+        )
+        changes: dict[str, Any] = {"steps": steps, "updated_at": now}
+        if keep:
+            changes["cursor"] = action.index + 1
+        if advance_due is not None:
+            changes["due_at"] = advance_due
+        result.run = replace(run, **changes)
+        if status != "running":
+            result.actions.append(record)
+        save(result.run, False)
+        return record
+
+    def _finish(
+        self, result: Advance, now: _dt.datetime, save: Save, status: str, reason: str | None
+    ) -> None:
+        result.run = replace(result.run, status=status, next_at=None, reason=reason, updated_at=now)
+        save(result.run, True)

@@ -1,0 +1,362 @@
+"""Expressions: JMESPath conditions, ``{{ }}`` templates and the parameters that hold them.
+
+Everything is compiled once, when a rule file is loaded. Low-level functions here raise
+:class:`ExpressionSyntaxError` with an offset into the expression; the loader turns that into a
+:class:`~dunning_rules.errors.RuleFileError` with the file's line and column.
+
+At run time the root of every expression is the event plus ``settings``, ``vars`` and
+``steps``. A condition that raises is false (the caller adds a warning); a parameter that
+raises fails its step with :class:`~dunning_rules.errors.ExpressionError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+import jmespath
+from jmespath import exceptions as jp_errors
+
+from ..errors import ExpressionError
+from .functions import FUNCTIONS
+
+__all__ = [
+    "Condition",
+    "Expression",
+    "ExpressionSyntaxError",
+    "ParamTree",
+    "Template",
+    "compile_condition",
+    "compile_expression",
+    "compile_params",
+    "compile_template",
+    "is_true",
+    "to_text",
+]
+
+Escape = Callable[[str], str]
+
+
+class ExpressionSyntaxError(Exception):
+    """An expression that cannot be compiled.
+
+    ``offset`` is the rejected character's index in ``expression``, which itself starts at index
+    ``start`` of the string it came from (a placeholder inside a template).
+    """
+
+    def __init__(self, message: str, *, expression: str, offset: int, start: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expression = expression
+        self.offset = offset
+        self.start = start
+
+
+def is_true(value: Any) -> bool:
+    """JMESPath truthiness: false, null, "", [] and {} are false; everything else is true."""
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+def to_text(value: Any) -> str:
+    """How a placeholder renders inside text: null is empty, strings as they are, the rest JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Expression:
+    """One compiled JMESPath expression.
+
+    ``lookups`` is the set of ``vars.<name>`` it reads (None: it may read any), and
+    ``reads_steps`` whether it reads ``steps``, so the engine fetches only what it needs.
+    """
+
+    source: str
+    search: Callable[[Any], Any]
+    lookups: frozenset[str] | None
+    reads_steps: bool
+
+    def evaluate(self, root: Any) -> Any:
+        return self.search(root)
+
+
+def _function_problem(node: Mapping[str, Any]) -> str | None:
+    name = node["value"]
+    spec = FUNCTIONS.FUNCTION_TABLE.get(name)
+    if spec is None:
+        known = sorted(FUNCTIONS.FUNCTION_TABLE)
+        near = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        return f"unknown function '{name}()'{hint}"
+    signature = spec["signature"]
+    count = len(node["children"])
+    if signature and signature[-1].get("variadic"):
+        if count < len(signature):
+            return f"function '{name}()' takes at least {len(signature)} arguments, got {count}"
+    elif count != len(signature):
+        plural = "argument" if len(signature) == 1 else "arguments"
+        return f"function '{name}()' takes {len(signature)} {plural}, got {count}"
+    return None
+
+
+def _analyse(parsed: Mapping[str, Any], expression: str) -> tuple[frozenset[str] | None, bool]:
+    """Check function names and arities; find which lookups and whether steps are read."""
+    lookups: set[str] | None = set()
+    reads_steps = False
+
+    def walk(node: Mapping[str, Any], parent: Mapping[str, Any] | None) -> None:
+        nonlocal lookups, reads_steps
+        kind = node.get("type")
+        if kind == "function_expression":
+            problem = _function_problem(node)
+            if problem is not None:
+                at = expression.find(f"{node['value']}(")
+                raise ExpressionSyntaxError(problem, expression=expression, offset=max(at, 0))
+        if kind == "field" and node.get("value") == "steps":
+            reads_steps = True
+        if kind == "field" and node.get("value") == "vars":
+            sibling = None
+            if parent is not None and parent.get("type") == "subexpression":
+                children = parent["children"]
+                if children and children[0] is node and len(children) > 1:
+                    sibling = children[1]
+            if sibling is not None and sibling.get("type") == "field":
+                if lookups is not None:
+                    lookups.add(sibling["value"])
+            else:
+                lookups = None
+        for child in node.get("children", ()):
+            if isinstance(child, Mapping):
+                walk(child, node)
+
+    walk(parsed, None)
+    return (frozenset(lookups) if lookups is not None else None), reads_steps
+
+
+def compile_expression(expression: str) -> Expression:
+    """Parse, check and compile one JMESPath expression."""
+    if not expression.strip():
+        raise ExpressionSyntaxError("empty expression", expression=expression, offset=0)
+    try:
+        parsed = jmespath.compile(expression).parsed
+    except jp_errors.ParseError as exc:
+        message = exc.msg if exc.msg != jp_errors.ParseError._ERROR_MESSAGE else "invalid syntax"
+        token = exc.token_value
+        if exc.token_type == "EOF":
+            detail = f"{message}: the expression ends too early"
+        else:
+            detail = f"{message} at {token!r}" if token not in (None, "") else message
+        offset = min(max(exc.lex_position, 0), len(expression))
+        raise ExpressionSyntaxError(detail, expression=expression, offset=offset) from None
+    except (jp_errors.JMESPathError, ValueError) as exc:
+        raise ExpressionSyntaxError(str(exc), expression=expression, offset=0) from None
+    lookups, reads_steps = _analyse(parsed, expression)
+    search = _compile(expression)
+    return Expression(source=expression, search=search, lookups=lookups, reads_steps=reads_steps)
+
+
+def _compile(expression: str) -> Callable[[Any], Any]:
+    try:
+        from ._compiler import compile_expression as compile_to_python
+    except ImportError:  # TEMPORARY until the compiler lands
+        options = jmespath.Options(custom_functions=FUNCTIONS)
+        compiled = jmespath.compile(expression)
+        return lambda data: compiled.search(data, options=options)
+    return compile_to_python(expression, FUNCTIONS)
+
+
+# A condition's raw form in a rule file: a string, or {all|any: [...]}, {not: ...}.
+RawCondition = Union[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Condition:
+    """A compiled condition: nested ``all``/``any``/``not`` joined into one expression."""
+
+    expression: Expression
+
+    @property
+    def source(self) -> str:
+        return self.expression.source
+
+    def test(self, root: Any) -> bool:
+        """True or false; an evaluation error propagates (the caller warns and treats it false)."""
+        return is_true(self.expression.search(root))
+
+
+def condition_source(raw: RawCondition) -> str:
+    """The single JMESPath expression equivalent to a nested condition."""
+    if isinstance(raw, str):
+        return raw
+    if "all" in raw:
+        return " && ".join(f"({condition_source(c)})" for c in raw["all"])
+    if "any" in raw:
+        return " || ".join(f"({condition_source(c)})" for c in raw["any"])
+    return f"!({condition_source(raw['not'])})"
+
+
+def compile_condition(raw: RawCondition) -> Condition:
+    """Compile a condition whose leaves have already been checked one by one."""
+    return Condition(compile_expression(condition_source(raw)))
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Template:
+    """A string with ``{{ expr }}`` placeholders.
+
+    A string that is exactly one placeholder keeps the expression's type; otherwise the results
+    are joined into text (null as empty, other non-strings as compact JSON).
+    """
+
+    parts: tuple[str | Expression, ...]
+    whole: Expression | None
+
+    def render(self, root: Any, escape: Escape | None = None) -> Any:
+        if self.whole is not None:
+            value = self._run(self.whole, root)
+            if escape is not None and isinstance(value, str):
+                return escape(value)
+            return value
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                text = to_text(self._run(part, root))
+                out.append(escape(text) if escape is not None else text)
+        return "".join(out)
+
+    @staticmethod
+    def _run(expression: Expression, root: Any) -> Any:
+        try:
+            return expression.search(root)
+        except Exception as exc:  # jmespath raises several unrelated types
+            raise ExpressionError(
+                f"{{{{ {expression.source} }}}} failed: {exc}", expression=expression.source
+            ) from exc
+
+    @property
+    def expressions(self) -> tuple[Expression, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Expression))
+
+
+def compile_template(text: str) -> Template | str:
+    """Compile a string; one without placeholders is returned as it is.
+
+    Raises :class:`ExpressionSyntaxError` with ``start`` set to where the bad placeholder's
+    expression begins in ``text``.
+    """
+    if "{{" not in text:
+        return text
+    parts: list[str | Expression] = []
+    pos = 0
+    while True:
+        opening = text.find("{{", pos)
+        if opening < 0:
+            if pos < len(text):
+                parts.append(text[pos:])
+            break
+        if opening > pos:
+            parts.append(text[pos:opening])
+        closing = text.find("}}", opening + 2)
+        if closing < 0:
+            line_end = text.find("\n", opening)
+            raise ExpressionSyntaxError(
+                "'{{' has no closing '}}'",
+                expression=text[opening : line_end if line_end >= 0 else len(text)],
+                offset=0,
+                start=opening,
+            )
+        inner = text[opening + 2 : closing]
+        lead = len(inner) - len(inner.lstrip())
+        body = inner.strip()
+        if not body:
+            raise ExpressionSyntaxError("empty placeholder", expression=text, offset=opening)
+        try:
+            parts.append(compile_expression(body))
+        except ExpressionSyntaxError as exc:
+            raise ExpressionSyntaxError(
+                exc.message, expression=body, offset=exc.offset, start=opening + 2 + lead
+            ) from None
+        pos = closing + 2
+    whole = parts[0] if len(parts) == 1 and isinstance(parts[0], Expression) else None
+    return Template(parts=tuple(parts), whole=whole)
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ParamTree:
+    """A step's parameters with their templates compiled; :meth:`render` fills them in."""
+
+    raw: Mapping[str, Any]
+    compiled: Mapping[str, Any]
+    lookups: frozenset[str] | None
+    reads_steps: bool
+
+    def render(self, root: Any, escapes: Mapping[str, Escape] | None = None) -> dict[str, Any]:
+        escapes = escapes or {}
+        every = escapes.get("*")
+        return {
+            key: _render(value, root, escapes.get(key, every))
+            for key, value in self.compiled.items()
+        }
+
+
+def _render(value: Any, root: Any, escape: Escape | None) -> Any:
+    if isinstance(value, Template):
+        return value.render(root, escape)
+    if isinstance(value, dict):
+        return {k: _render(v, root, escape) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render(v, root, escape) for v in value]
+    return value
+
+
+def compile_params(
+    raw: Mapping[str, Any],
+    on_error: Callable[[tuple[str | int, ...], ExpressionSyntaxError], None],
+) -> ParamTree:
+    """Compile every string at any depth; report each bad one through ``on_error(path, exc)``."""
+    lookups: set[str] | None = set()
+    reads_steps = False
+
+    def walk(value: Any, path: tuple[str | int, ...]) -> Any:
+        nonlocal lookups, reads_steps
+        if isinstance(value, str):
+            try:
+                compiled = compile_template(value)
+            except ExpressionSyntaxError as exc:
+                on_error(path, exc)
+                return value
+            if isinstance(compiled, Template):
+                for expression in compiled.expressions:
+                    reads_steps = reads_steps or expression.reads_steps
+                    if expression.lookups is None:
+                        lookups = None
+                    elif lookups is not None:
+                        lookups |= expression.lookups
+            return compiled
+        if isinstance(value, Mapping):
+            return {k: walk(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    compiled = {key: walk(value, (key,)) for key, value in raw.items()}
+    return ParamTree(
+        raw=raw,
+        compiled=compiled,
+        lookups=frozenset(lookups) if lookups is not None else None,
+        reads_steps=reads_steps,
+    )

@@ -1,0 +1,127 @@
+"""The functions that rule expressions may call beyond JMESPath's own.
+
+``money(amount, currency)``
+    Stripe's minor units as text: ``$750.00`` for usd, ``€``/``£`` for eur/gbp, ``¥1000``
+    for jpy (zero-decimal currencies are not divided), otherwise ``12.50 CHF``.
+``now()``
+    The engine's clock, as epoch seconds (an integer).
+``days_since(epoch)``
+    Whole days from ``epoch`` to ``now()`` (negative for a future time).
+``date(epoch)``
+    The UTC calendar date of ``epoch`` as ``YYYY-MM-DD``.
+``lower(s)``, ``upper(s)``
+    Case conversion.
+
+The clock is the engine's: :func:`clock_scope` binds it while the engine evaluates an event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as _dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from jmespath import functions as _jp
+
+__all__ = ["FUNCTIONS", "DunningFunctions", "clock_scope", "format_money"]
+
+Clock = Callable[[], _dt.datetime]
+
+_CLOCK: contextvars.ContextVar[Clock | None] = contextvars.ContextVar(
+    "dunning_rules_clock", default=None
+)
+
+# ISO 4217 currencies that Stripe treats as zero-decimal.
+_ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
+# Stripe's three-decimal currencies (amounts in thousandths).
+_THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥"}
+
+
+def format_money(amount: int | float, currency: str) -> str:
+    """Format Stripe minor units: ``format_money(75000, 'usd') == '$750.00'``."""
+    code = currency.lower()
+    if code in _ZERO_DECIMAL:
+        digits = 0
+    elif code in _THREE_DECIMAL:
+        digits = 3
+    else:
+        digits = 2
+    value = amount / (10**digits) if digits else amount
+    number = f"{value:,.{digits}f}" if digits else f"{int(value)}"
+    if digits == 0 and isinstance(amount, float) and not amount.is_integer():
+        number = f"{amount:g}"
+    symbol = _SYMBOLS.get(code)
+    if symbol is None:
+        return f"{number} {code.upper()}"
+    if number.startswith("-"):
+        return f"-{symbol}{number[1:]}"
+    return f"{symbol}{number}"
+
+
+@contextlib.contextmanager
+def clock_scope(clock: Clock) -> Iterator[None]:
+    """Make ``now()`` and ``days_since()`` read ``clock`` inside the ``with`` block."""
+    token = _CLOCK.set(clock)
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
+
+
+def _now() -> _dt.datetime:
+    clock = _CLOCK.get()
+    return clock() if clock is not None else _dt.datetime.now(_dt.timezone.utc)
+
+
+class DunningFunctions(_jp.Functions):
+    """JMESPath's functions plus the ones this module documents."""
+
+    @_jp.signature({"types": ["number"]}, {"types": ["string"]})
+    def _func_money(self, amount: int | float, currency: str) -> str:
+        return format_money(amount, currency)
+
+    @_jp.signature()
+    def _func_now(self) -> int:
+        return int(_now().timestamp())
+
+    @_jp.signature({"types": ["number"]})
+    def _func_days_since(self, epoch: int | float) -> int:
+        return int((_now().timestamp() - epoch) // 86400)
+
+    @_jp.signature({"types": ["number"]})
+    def _func_date(self, epoch: int | float) -> str:
+        return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).date().isoformat()
+
+    @_jp.signature({"types": ["string"]})
+    def _func_lower(self, value: str) -> str:
+        return value.lower()
+
+    @_jp.signature({"types": ["string"]})
+    def _func_upper(self, value: str) -> str:
+        return value.upper()
+
+
+FUNCTIONS: Any = DunningFunctions()
+"""The one (stateless) function table every expression uses."""

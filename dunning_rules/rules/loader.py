@@ -1,0 +1,499 @@
+"""Load rule files: YAML, schema, expressions and names, with every problem collected.
+
+``load_rules`` takes a path, a list of paths, or YAML text (a ``str`` holding a newline), and
+returns an immutable :class:`~dunning_rules.rules.model.RuleSet` or raises one
+:class:`~dunning_rules.errors.RuleFileError` listing every problem, each as
+``path:line:column: $.json.path: rule 'name': message``.
+
+Several files merge into one rule set: rule names are unique across all of them; ``settings``
+merge key by key, a later file's value replacing an earlier one's; a lookup may be defined in
+more than one file only with the same definition.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+from ..errors import DunningRulesError, Location, Problem, RuleFileError
+from .expressions import (
+    ExpressionSyntaxError,
+    compile_condition,
+    compile_expression,
+    compile_params,
+)
+from .locations import JsonPath, SourceMap, format_path, parse_yaml
+from .model import (
+    COMMON_KEYS,
+    ActionSpec,
+    LookupSpec,
+    RetryPolicy,
+    Rule,
+    RuleSet,
+    parse_duration,
+)
+
+__all__ = ["compile_stored_rule", "load_rules", "rules_schema"]
+
+SUPPORTED_VERSIONS = (1,)
+
+
+@functools.cache
+def rules_schema(version: int = 1) -> dict[str, Any]:
+    """The JSON Schema of rule files of ``version``, as shipped inside the package."""
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"unsupported rule file version {version!r}")
+    text = resources.files("dunning_rules").joinpath("schemas/rules.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def _validator(version: int) -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(rules_schema(version))
+
+
+def load_rules(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> RuleSet:
+    """Load and compile rule files into a :class:`RuleSet`; raise :class:`RuleFileError`."""
+    documents: list[tuple[str, str]] = []
+    problems: list[Problem] = []
+    items: Iterable[str | os.PathLike[str]]
+    if isinstance(source, (str, os.PathLike)):
+        items = [source]
+    else:
+        items = list(source)
+    for item in items:
+        if isinstance(item, str) and "\n" in item:
+            documents.append(("<string>", item))
+            continue
+        path = os.fspath(item)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                documents.append((path, handle.read()))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(_problem(path, 1, 1, "$", f"cannot read the file: {reason}"))
+    builder = _Builder()
+    for path, text in documents:
+        try:
+            builder.add_file(path, text)
+        except RecursionError:
+            builder.problems.append(_problem(path, 1, 1, "$", "the document is nested too deeply"))
+    problems.extend(builder.problems)
+    if problems:
+        raise RuleFileError(problems)
+    if not documents:
+        raise RuleFileError([_problem("<none>", 1, 1, "$", "no rule files given")])
+    return builder.result()
+
+
+def compile_stored_rule(definition: Mapping[str, Any], *, order: int = 0) -> Rule:
+    """Rebuild a rule from the definition a run stored (it follows the version it started with)."""
+    builder = _Builder()
+    source = SourceMap("<stored rule>", "")
+    rule = builder.compile_rule(dict(definition), ("rules", order), source, order)
+    if rule is None or builder.problems:
+        raise DunningRulesError(
+            "a stored rule definition no longer compiles: "
+            + "; ".join(str(p) for p in builder.problems)
+        )
+    return rule
+
+
+def _problem(
+    path: str, line: int, column: int, json_path: str, message: str, rule: str | None = None
+) -> Problem:
+    return Problem(
+        location=Location(path=path, line=line, column=column),
+        json_path=json_path,
+        message=message,
+        rule=rule,
+    )
+
+
+def _digest(definition: Mapping[str, Any]) -> str:
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.rules: list[Rule] = []
+        self.names: dict[str, Location] = {}
+        self.settings: dict[str, Any] = {}
+        self.lookups: dict[str, tuple[LookupSpec, Any]] = {}
+        self.sources: list[str] = []
+
+    def result(self) -> RuleSet:
+        return RuleSet(
+            rules=tuple(self.rules),
+            settings=self.settings,
+            lookups={name: spec for name, (spec, _) in self.lookups.items()},
+            sources=tuple(self.sources),
+        )
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def report(
+        self,
+        source: SourceMap,
+        json_path: JsonPath,
+        message: str,
+        *,
+        rule: str | None = None,
+        key: bool = False,
+        location: Location | None = None,
+    ) -> None:
+        where = location or source.location(json_path, key=key)
+        self.problems.append(
+            Problem(location=where, json_path=format_path(json_path), message=message, rule=rule)
+        )
+
+    def report_expression(
+        self,
+        source: SourceMap,
+        json_path: JsonPath,
+        exc: ExpressionSyntaxError,
+        *,
+        rule: str | None,
+    ) -> None:
+        where = source.locate_in_scalar(json_path, exc.start, exc.expression, exc.offset)
+        message = f"invalid expression: {exc.message}"
+        line = source.source_line(where.line)
+        if line:
+            message += f"\n    {line}\n    {' ' * (where.column - 1)}^"
+        self.report(source, json_path, message, rule=rule, location=where)
+
+    # -- files ----------------------------------------------------------------------------
+
+    def add_file(self, path: str, text: str) -> None:
+        data, source, problems = parse_yaml(text, path)
+        self.problems.extend(problems)
+        if problems:
+            return
+        if data is None:
+            self.report(source, (), "the file is empty: a rule file needs 'version: 1' and 'rules'")
+            return
+        if not isinstance(data, dict):
+            self.report(source, (), "a rule file is a mapping with 'version' and 'rules'")
+            return
+        version = data.get("version")
+        if "version" in data and version not in SUPPORTED_VERSIONS:
+            supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+            self.report(
+                source,
+                ("version",),
+                f"unsupported version {version!r}: this dunning_rules reads version {supported}",
+            )
+            return
+        invalid = self.check_schema(data, source)
+        self.sources.append(path)
+        self.merge_settings(data.get("settings"))
+        lookups = data.get("lookups")
+        if isinstance(lookups, dict) and ("lookups",) not in invalid:
+            for name, spec in lookups.items():
+                if ("lookups", name) not in invalid:
+                    self.add_lookup(name, spec, source)
+        rules = data.get("rules")
+        if not isinstance(rules, list):
+            return
+        for index, raw in enumerate(rules):
+            if not isinstance(raw, dict):
+                continue
+            # A rule that failed the schema is still compiled, to report its expressions too.
+            rule = self.compile_rule(raw, ("rules", index), source, len(self.rules))
+            if rule is not None and ("rules", index) not in invalid:
+                self.rules.append(rule)
+
+    def merge_settings(self, settings: Any) -> None:
+        if isinstance(settings, dict):
+            self.settings.update(settings)
+
+    def add_lookup(self, name: str, spec: dict[str, Any], source: SourceMap) -> None:
+        args = {}
+        for arg, text in spec.items():
+            if arg == "type":
+                continue
+            try:
+                args[arg] = compile_expression(text)
+            except ExpressionSyntaxError as exc:
+                self.report_expression(source, ("lookups", name, arg), exc, rule=None)
+        lookup = LookupSpec(
+            name=name, type=spec["type"], args=args, location=source.location(("lookups", name))
+        )
+        previous = self.lookups.get(name)
+        if previous is not None and previous[1] != spec:
+            self.report(
+                source,
+                ("lookups", name),
+                f"lookup {name!r} is already defined differently at {previous[0].location}",
+                key=True,
+            )
+            return
+        self.lookups[name] = (lookup, spec)
+
+    def claim_name(self, name: str, json_path: JsonPath, source: SourceMap) -> bool:
+        where = source.location(json_path)
+        first = self.names.get(name)
+        if first is not None:
+            self.report(
+                source,
+                json_path,
+                f"duplicate rule name {name!r} (first defined at {first})",
+                rule=name,
+            )
+            return False
+        self.names[name] = where
+        return True
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def check_schema(self, data: dict[str, Any], source: SourceMap) -> set[JsonPath]:
+        """Report schema problems; return the paths of rules and lookups that have any."""
+        invalid: set[JsonPath] = set()
+        for error in _validator(1).iter_errors(data):
+            path: JsonPath = tuple(error.absolute_path)
+            if len(path) >= 2 and path[0] in ("rules", "lookups"):
+                invalid.add(path[:2])
+            elif path[:1] == ("lookups",):
+                invalid.add(path[:1])
+            rule = _rule_name(data, path)
+            for json_path, message, at_key in _explain(error):
+                self.report(source, json_path, message, rule=rule, key=at_key)
+        return invalid
+
+    # -- rules ----------------------------------------------------------------------------
+
+    def compile_rule(
+        self, raw: dict[str, Any], base: JsonPath, source: SourceMap, order: int
+    ) -> Rule | None:
+        name = raw.get("name")
+        if not isinstance(name, str):
+            return None
+        before = len(self.problems)
+        self.claim_name(name, (*base, "name"), source)
+        when = self.compile_condition(raw.get("when"), (*base, "when"), source, name)
+        key_text = raw.get("key", "data.object.id")
+        key = None
+        if isinstance(key_text, str):
+            try:
+                key = compile_expression(key_text)
+            except ExpressionSyntaxError as exc:
+                self.report_expression(source, (*base, "key"), exc, rule=name)
+        actions = []
+        seen_ids: dict[str, int] = {}
+        raw_actions = raw.get("actions")
+        for index, action in enumerate(raw_actions if isinstance(raw_actions, list) else ()):
+            if not isinstance(action, dict) or not isinstance(action.get("type"), str):
+                continue
+            spec = self.compile_action(action, index, (*base, "actions", index), source, name)
+            if spec is None:
+                continue
+            if isinstance(spec.id, str):
+                if spec.id in seen_ids:
+                    self.report(
+                        source,
+                        (*base, "actions", index, "id"),
+                        f"duplicate step id {spec.id!r} (also step {seen_ids[spec.id]})",
+                        rule=name,
+                    )
+                seen_ids[spec.id] = index
+            actions.append(spec)
+        if len(self.problems) > before or key is None:
+            return None
+        return Rule(
+            name=name,
+            on=_as_tuple(raw["on"]),
+            when=when,
+            priority=int(raw.get("priority", 0)),
+            stop=bool(raw.get("stop", False)),
+            key=key,
+            cancel_on=_as_tuple(raw.get("cancel_on")),
+            actions=tuple(actions),
+            order=order,
+            location=source.location(base),
+            json_path=format_path(base),
+            version=_digest(raw),
+            definition=raw,
+        )
+
+    def compile_condition(self, raw: Any, json_path: JsonPath, source: SourceMap, rule: str) -> Any:
+        if raw is None:
+            return None
+        ok = _well_formed(raw)
+
+        def check(node: Any, path: JsonPath) -> None:
+            nonlocal ok
+            if isinstance(node, str) and node.strip():
+                try:
+                    compile_expression(node)
+                except ExpressionSyntaxError as exc:
+                    ok = False
+                    self.report_expression(source, path, exc, rule=rule)
+            elif isinstance(node, dict):
+                for word in ("all", "any"):
+                    children = node.get(word)
+                    for i, child in enumerate(children if isinstance(children, list) else ()):
+                        check(child, (*path, word, i))
+                if "not" in node:
+                    check(node["not"], (*path, "not"))
+
+        check(raw, json_path)
+        return compile_condition(raw) if ok else None
+
+    def compile_action(
+        self, raw: dict[str, Any], index: int, json_path: JsonPath, source: SourceMap, rule: str
+    ) -> ActionSpec | None:
+        before = len(self.problems)
+        kind: str = raw["type"]
+        when = self.compile_condition(raw.get("when"), (*json_path, "when"), source, rule)
+        retry = None
+        raw_retry = raw.get("retry")
+        if isinstance(raw_retry, dict) and isinstance(raw_retry.get("attempts"), int):
+            try:
+                backoff = parse_duration(raw_retry.get("backoff", "1m"))
+            except ValueError:
+                backoff = parse_duration("1m")  # the schema reports the bad duration
+            retry = RetryPolicy(attempts=raw_retry["attempts"], backoff=backoff)
+        params = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
+
+        def bad_param(path: tuple[str | int, ...], exc: ExpressionSyntaxError) -> None:
+            self.report_expression(source, (*json_path, *path), exc, rule=rule)
+
+        tree = compile_params(params, bad_param)
+        if len(self.problems) > before:
+            return None
+        return ActionSpec(
+            index=index,
+            type=kind,
+            id=raw.get("id"),
+            when=when,
+            on_error=raw.get("on_error", "stop"),
+            retry=retry,
+            params=tree,
+            location=source.location(json_path),
+            json_path=format_path(json_path),
+            param_locations={k: source.location((*json_path, k), key=True) for k in params},
+        )
+
+
+def _well_formed(raw: Any) -> bool:
+    """A condition of the right shape (the schema reports the others)."""
+    if isinstance(raw, str):
+        return bool(raw.strip())
+    if not isinstance(raw, dict) or len(raw) != 1:
+        return False
+    word, value = next(iter(raw.items()))
+    if word in ("all", "any"):
+        return isinstance(value, list) and bool(value) and all(_well_formed(v) for v in value)
+    return word == "not" and _well_formed(value)
+
+
+def _rule_name(data: Mapping[str, Any], path: JsonPath) -> str | None:
+    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+        rules = data.get("rules")
+        if isinstance(rules, list) and path[1] < len(rules):
+            raw = rules[path[1]]
+            if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+                return str(raw["name"])
+    return None
+
+
+_JSON_TYPES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
+_WANTED = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+    "null": "null",
+}
+
+
+def _describe(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _explain(error: Any) -> list[tuple[JsonPath, str, bool]]:
+    """Turn one jsonschema error into (json path, message, point at the key) triples."""
+    path: JsonPath = tuple(error.absolute_path)
+    validator = error.validator
+    instance = error.instance
+    if validator == "required":
+        missing = [k for k in error.validator_value if k not in instance]
+        return [(path, f"missing required key {k!r}", False) for k in missing]
+    if validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        out = []
+        for key in instance:
+            if key in allowed:
+                continue
+            near = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            known = ", ".join(allowed)
+            out.append(((*path, key), f"unknown key {key!r}{hint}; known keys: {known}", True))
+        return out
+    if validator == "type":
+        wanted = error.validator_value
+        names = [wanted] if isinstance(wanted, str) else list(wanted)
+        text = " or ".join(_WANTED.get(n, n) for n in names)
+        return [(path, f"must be {text}, not {_describe(instance)}", False)]
+    if validator == "const":
+        return [(path, f"must be {error.validator_value!r}, not {instance!r}", False)]
+    if validator == "enum":
+        choices = ", ".join(repr(v) for v in error.validator_value)
+        return [(path, f"must be one of {choices}, not {instance!r}", False)]
+    if validator == "pattern":
+        if "(s|m|h|d|w)" in error.validator_value:
+            return [
+                (
+                    path,
+                    f"not a duration: {instance!r} (use a number and s, m, h, d or w: '3d')",
+                    False,
+                )
+            ]
+        return [(path, f"{instance!r} does not match {error.validator_value!r}", False)]
+    if validator == "minItems":
+        return [(path, "must not be empty", False)]
+    if validator == "minLength":
+        return [(path, "must not be empty", False)]
+    if validator == "oneOf" and error.schema.get("description", "").startswith("A JMESPath"):
+        return [
+            (
+                path,
+                "a condition is a JMESPath string, or a mapping with one key: "
+                "'all' or 'any' (a list of conditions) or 'not' (a condition)",
+                False,
+            )
+        ]
+    if validator == "oneOf" and error.context:
+        # An event type or a list of them: report the deepest reason.
+        best = max(error.context, key=lambda e: len(e.absolute_path))
+        return _explain(best)
+    return [(path, error.message, False)]

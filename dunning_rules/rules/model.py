@@ -1,0 +1,157 @@
+"""The compiled form of rule files: an immutable :class:`RuleSet` of :class:`Rule` objects."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Location
+from .expressions import Condition, Expression, ParamTree
+
+__all__ = [
+    "COMMON_KEYS",
+    "ActionSpec",
+    "LookupSpec",
+    "RetryPolicy",
+    "Rule",
+    "RuleSet",
+    "parse_duration",
+]
+
+COMMON_KEYS = frozenset({"type", "id", "when", "on_error", "retry"})
+"""Keys every action may have; the others are the step type's parameters."""
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> _dt.timedelta:
+    """``'3d'`` -> 3 days. Units: s, m, h, d, w. Raises ValueError otherwise."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"not a duration: {text!r} (use a number and s, m, h, d or w: '3d')")
+    return _dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """``attempts`` in all; the wait before attempt n+1 is ``backoff * 2**(n-1)``."""
+
+    attempts: int
+    backoff: _dt.timedelta = _dt.timedelta(minutes=1)
+
+    def delay(self, attempt: int) -> _dt.timedelta:
+        return self.backoff * (2 ** (attempt - 1))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionSpec:
+    """One step of a rule."""
+
+    index: int
+    type: str
+    id: str | None
+    when: Condition | None
+    on_error: str
+    retry: RetryPolicy | None
+    params: ParamTree
+    location: Location
+    json_path: str
+    param_locations: Mapping[str, Location] = field(default_factory=dict)
+
+    @property
+    def raw_params(self) -> Mapping[str, Any]:
+        return self.params.raw
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LookupSpec:
+    """``lookups.<name>``: a lookup type and its arguments, bare expressions."""
+
+    name: str
+    type: str
+    args: Mapping[str, Expression]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One rule: which events it reacts to, its condition, and its steps.
+
+    ``version`` is a digest of the rule's definition: a run keeps following the version of the
+    rule it started with, and ``definition`` is what the store keeps to rebuild it.
+    """
+
+    name: str
+    on: tuple[str, ...]
+    when: Condition | None
+    priority: int
+    stop: bool
+    key: Expression
+    cancel_on: tuple[str, ...]
+    actions: tuple[ActionSpec, ...]
+    order: int
+    location: Location
+    json_path: str
+    version: str
+    definition: Mapping[str, Any]
+
+    def listens_to(self, event_type: str) -> bool:
+        return any(_type_matches(p, event_type) for p in self.on)
+
+    def cancelled_by(self, event_type: str) -> bool:
+        return any(_type_matches(p, event_type) for p in self.cancel_on)
+
+
+def _type_matches(pattern: str, event_type: str) -> bool:
+    return pattern == event_type or ("*" in pattern and fnmatch.fnmatchcase(event_type, pattern))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleSet:
+    """Rules loaded from one or more files, with conditions compiled.
+
+    Rules are indexed by event type (patterns included) on first use of each type, so rules for
+    other types cost nothing.
+    """
+
+    rules: tuple[Rule, ...]
+    settings: Mapping[str, Any]
+    lookups: Mapping[str, LookupSpec]
+    sources: tuple[str, ...]
+    _by_type: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False)
+    _cancelling: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Any:
+        return iter(self.rules)
+
+    def rule(self, name: str) -> Rule | None:
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        return None
+
+    def for_type(self, event_type: str) -> tuple[Rule, ...]:
+        """The rules listening to ``event_type``, highest priority first, ties in file order."""
+        found = self._by_type.get(event_type)
+        if found is None:
+            matching = [r for r in self.rules if r.listens_to(event_type)]
+            matching.sort(key=lambda r: (-r.priority, r.order))
+            found = self._by_type[event_type] = tuple(matching)
+        return found
+
+    def cancelled_by(self, event_type: str) -> tuple[Rule, ...]:
+        """The rules whose ``cancel_on`` names ``event_type``."""
+        found = self._cancelling.get(event_type)
+        if found is None:
+            found = self._cancelling[event_type] = tuple(
+                r for r in self.rules if r.cancelled_by(event_type)
+            )
+        return found

@@ -1,0 +1,58 @@
+"""Runs to and from JSON, for stores that keep them as text."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import fields
+from typing import Any
+
+from ..errors import StoreError
+from ..outcome import ActionRecord, Run
+
+__all__ = ["dump_run", "load_run", "to_iso", "from_iso"]
+
+_RECORD_TIMES = ("started_at", "finished_at")
+_RUN_TIMES = ("next_at", "due_at", "created_at", "updated_at")
+
+
+def to_iso(value: _dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def from_iso(value: str | None) -> _dt.datetime | None:
+    return _dt.datetime.fromisoformat(value) if value is not None else None
+
+
+def _record_to_dict(record: ActionRecord) -> dict[str, Any]:
+    out = {f.name: getattr(record, f.name) for f in fields(record)}
+    for name in _RECORD_TIMES:
+        out[name] = to_iso(out[name])
+    out["warnings"] = list(record.warnings)
+    return out
+
+
+def dump_run(run: Run) -> str:
+    """The run as JSON text (every field, steps included)."""
+    out: dict[str, Any] = {f.name: getattr(run, f.name) for f in fields(run)}
+    for name in _RUN_TIMES:
+        out[name] = to_iso(out[name])
+    out["steps"] = [_record_to_dict(s) for s in run.steps]
+    return json.dumps(out, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def load_run(text: str | bytes | dict[str, Any]) -> Run:
+    """The inverse of :func:`dump_run`."""
+    try:
+        data = json.loads(text) if isinstance(text, (str, bytes)) else dict(text)
+        steps = []
+        for raw in data.pop("steps", []):
+            for name in _RECORD_TIMES:
+                raw[name] = from_iso(raw.get(name))
+            raw["warnings"] = tuple(raw.get("warnings") or ())
+            steps.append(ActionRecord(**raw))
+        for name in _RUN_TIMES:
+            data[name] = from_iso(data.get(name))
+        return Run(steps=tuple(steps), **data)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise StoreError(f"a stored run cannot be read: {exc}") from exc

@@ -1,0 +1,137 @@
+"""The run store contract, and how a store URL picks an implementation.
+
+A store keeps handled event ids, runs (each a :class:`~dunning_rules.outcome.Run`), the
+definitions of the rule versions runs follow, and the markers of cancelling events. Every
+method is one transaction. Many workers may share one store: a worker *claims* a run, which
+leases it until ``lease_until``; only the lease holder may save it, and an expired lease lets
+another worker take the run over (after a crash, the step that was cut off runs again).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import StoreError
+from ..outcome import Run
+
+__all__ = [
+    "Ingest",
+    "IngestResult",
+    "LeaseLostError",
+    "RunStore",
+    "open_store",
+]
+
+
+class LeaseLostError(StoreError):
+    """The run's lease expired and another worker took it over: stop working on it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ingest:
+    """Everything one new event changes, applied in one transaction by :meth:`RunStore.ingest`.
+
+    In order: the event id is recorded (a duplicate changes nothing else); the live runs of each
+    ``(rule, key)`` in ``cancels`` are cancelled with ``cancel_reason``; each ``(rule, key)`` in
+    ``markers`` remembers ``created`` (a later failure event older than that starts no run);
+    then each of ``runs`` starts, leased to ``owner`` until ``lease_until``, unless its rule
+    already has a live run for its key.
+    """
+
+    event_id: str
+    event_type: str
+    created: int | None
+    received_at: _dt.datetime
+    cancels: tuple[tuple[str, str], ...] = ()
+    cancel_reason: str = ""
+    markers: tuple[tuple[str, str], ...] = ()
+    runs: tuple[Run, ...] = ()
+    rule_versions: Mapping[str, Mapping[str, Any]] | None = None
+    owner: str = ""
+    lease_until: _dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestResult:
+    duplicate: bool
+    cancelled: tuple[Run, ...] = ()
+    started: tuple[Run, ...] = ()
+    skipped: tuple[Run, ...] = ()
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """What the engine needs from a store. ``dunning_rules.testing.StoreContract`` tests it."""
+
+    def has_event(self, event_id: str) -> bool:
+        """True when ``event_id`` was ingested before."""
+
+    def ingest(self, batch: Ingest) -> IngestResult:
+        """Apply one new event atomically (see :class:`Ingest`)."""
+
+    def cancel_marker(self, rule: str, key: str) -> int | None:
+        """The latest ``created`` of a cancelling event for ``(rule, key)``, if any."""
+
+    def claim_due(
+        self, now: _dt.datetime, *, owner: str, lease_until: _dt.datetime, limit: int
+    ) -> list[Run]:
+        """Lease up to ``limit`` live runs whose ``next_at`` is at or before ``now`` and whose
+        lease is free or expired, oldest ``next_at`` first; no two workers get the same run."""
+
+    def claim(
+        self,
+        run_id: str,
+        *,
+        owner: str,
+        now: _dt.datetime,
+        lease_until: _dt.datetime,
+        statuses: Sequence[str],
+    ) -> Run | None:
+        """Lease one run if its status is in ``statuses`` and its lease is free or expired."""
+
+    def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
+        """Write the run; ``lease_until`` None releases it. Raises :class:`LeaseLostError`
+        when ``owner`` no longer holds the lease."""
+
+    def get(self, run_id: str) -> Run | None:
+        """One run, or None."""
+
+    def list_runs(
+        self,
+        *,
+        key: str | None = None,
+        status: str | None = None,
+        rule: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Runs, newest first, filtered."""
+
+    def rule_definition(self, version: str) -> Mapping[str, Any] | None:
+        """The definition of a rule version that a run follows."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def open_store(url: str | RunStore | None) -> RunStore:
+    """``None`` or ``'memory:'``: in memory; ``sqlite:///path``; ``postgresql://...``."""
+    if url is None or url in ("memory:", "memory://"):
+        from .memory import MemoryStore
+
+        return MemoryStore()
+    if not isinstance(url, str):
+        return url
+    if url.startswith("sqlite:"):
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(url)
+    if url.startswith(("postgresql:", "postgres:")):
+        from .postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise StoreError(
+        f"unknown store URL {url!r}: use 'sqlite:///path.db', 'postgresql://...' or 'memory:'"
+    )

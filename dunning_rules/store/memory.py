@@ -1,0 +1,152 @@
+"""An in-process store: the default, for tests, simulations and single short-lived processes."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ..outcome import Run
+from .base import Ingest, IngestResult, LeaseLostError
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Keeps everything in dicts, behind one lock; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: set[str] = set()
+        self._runs: dict[str, Run] = {}
+        self._order: list[str] = []
+        self._leases: dict[str, tuple[str, _dt.datetime]] = {}
+        self._markers: dict[tuple[str, str], int] = {}
+        self._versions: dict[str, Mapping[str, Any]] = {}
+
+    def has_event(self, event_id: str) -> bool:
+        with self._lock:
+            return event_id in self._events
+
+    def _live(self, rule: str, key: str | None) -> list[Run]:
+        return [r for r in self._runs.values() if r.rule == rule and r.key == key and r.live]
+
+    def ingest(self, batch: Ingest) -> IngestResult:
+        with self._lock:
+            if batch.event_id in self._events:
+                return IngestResult(duplicate=True)
+            self._events.add(batch.event_id)
+            cancelled = []
+            for rule, key in batch.cancels:
+                for run in self._live(rule, key):
+                    done = replace(
+                        run,
+                        status="cancelled",
+                        next_at=None,
+                        reason=batch.cancel_reason,
+                        updated_at=batch.received_at,
+                    )
+                    self._runs[run.id] = done
+                    self._leases.pop(run.id, None)
+                    cancelled.append(done)
+            if batch.created is not None:
+                for marker in batch.markers:
+                    self._markers[marker] = max(self._markers.get(marker, 0), batch.created)
+            for version, definition in (batch.rule_versions or {}).items():
+                self._versions.setdefault(version, definition)
+            started, skipped = [], []
+            for run in batch.runs:
+                if run.key is not None and self._live(run.rule, run.key):
+                    skipped.append(run)
+                    continue
+                self._runs[run.id] = run
+                self._order.append(run.id)
+                if batch.lease_until is not None:
+                    self._leases[run.id] = (batch.owner, batch.lease_until)
+                started.append(run)
+            return IngestResult(
+                duplicate=False,
+                cancelled=tuple(cancelled),
+                started=tuple(started),
+                skipped=tuple(skipped),
+            )
+
+    def cancel_marker(self, rule: str, key: str) -> int | None:
+        with self._lock:
+            return self._markers.get((rule, key))
+
+    def _free(self, run_id: str, now: _dt.datetime) -> bool:
+        lease = self._leases.get(run_id)
+        return lease is None or lease[1] <= now
+
+    def claim_due(
+        self, now: _dt.datetime, *, owner: str, lease_until: _dt.datetime, limit: int
+    ) -> list[Run]:
+        with self._lock:
+            due = [
+                r
+                for r in self._runs.values()
+                if r.live and r.next_at is not None and r.next_at <= now and self._free(r.id, now)
+            ]
+            due.sort(key=lambda r: (r.next_at, r.id))
+            for run in due[:limit]:
+                self._leases[run.id] = (owner, lease_until)
+            return due[:limit]
+
+    def claim(
+        self,
+        run_id: str,
+        *,
+        owner: str,
+        now: _dt.datetime,
+        lease_until: _dt.datetime,
+        statuses: Sequence[str],
+    ) -> Run | None:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None or run.status not in statuses or not self._free(run_id, now):
+                return None
+            self._leases[run_id] = (owner, lease_until)
+            return run
+
+    def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
+        with self._lock:
+            lease = self._leases.get(run.id)
+            if lease is None or lease[0] != owner:
+                raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
+            self._runs[run.id] = run
+            if lease_until is None:
+                del self._leases[run.id]
+            else:
+                self._leases[run.id] = (owner, lease_until)
+
+    def get(self, run_id: str) -> Run | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def list_runs(
+        self,
+        *,
+        key: str | None = None,
+        status: str | None = None,
+        rule: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        with self._lock:
+            found = [
+                self._runs[i]
+                for i in reversed(self._order)
+                if (key is None or self._runs[i].key == key)
+                and (status is None or self._runs[i].status == status)
+                and (rule is None or self._runs[i].rule == rule)
+            ]
+        return found[:limit] if limit is not None else found
+
+    def rule_definition(self, version: str) -> Mapping[str, Any] | None:
+        with self._lock:
+            return self._versions.get(version)
+
+    def close(self) -> None:
+        pass

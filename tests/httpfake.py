@@ -1,0 +1,116 @@
+"""A real HTTP server on 127.0.0.1 for adapter tests: it records each request and answers
+through a handler, which is where a test checks the request against the vendor's schema."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, list[str]]:
+        return urllib.parse.parse_qs(self.body.decode(), keep_blank_values=True)
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # dict/list -> JSON, str/bytes -> as is
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Request], Response]
+
+
+class FakeServer:
+    """``with FakeServer(handler) as server: server.url`` -- requests land in ``server.requests``."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
+        self.errors: list[BaseException] = []
+        outer = self
+
+        class _H(http.server.BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parsed = urllib.parse.urlsplit(self.path)
+                request = Request(
+                    method=self.command,
+                    path=parsed.path,
+                    query=urllib.parse.parse_qs(parsed.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                outer.requests.append(request)
+                try:
+                    answer = outer.handler(request)
+                except BaseException as exc:  # a failed check answers 599 and is kept
+                    outer.errors.append(exc)
+                    answer = Response(599, {"error": f"test server check failed: {exc}"})
+                payload = answer.body
+                headers = dict(answer.headers)
+                if isinstance(payload, (dict, list)):
+                    data = json.dumps(payload).encode()
+                    headers.setdefault("Content-Type", "application/json")
+                elif isinstance(payload, str):
+                    data = payload.encode()
+                elif payload is None:
+                    data = b""
+                else:
+                    data = payload
+                self.send_response(answer.status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def check(self) -> None:
+        """Raise the first failed request check, so a test fails on a schema violation."""
+        if self.errors:
+            raise self.errors[0]
+
+
+def serve(handler: Handler) -> Iterator[FakeServer]:
+    """For fixtures: ``yield from serve(handler)``."""
+    with FakeServer(handler) as server:
+        yield server
+        server.check()
