@@ -156,7 +156,8 @@ class Engine:
         with self._clocked() as now:
             scope = self._scope(event, now, live=False)
             plan = plan_event(self.rules, event, scope)
-            runs, actions = [], []
+            runs: list[Run] = []
+            actions: list[ActionRecord] = []
             for number, start in enumerate(plan.starts, 1):
                 records, status, next_at = plan_steps(start.rule, scope, now)
                 runs.append(

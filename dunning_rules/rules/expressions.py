@@ -15,7 +15,7 @@ import difflib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import jmespath
 from jmespath import exceptions as jp_errors
@@ -172,7 +172,7 @@ def _compile(expression: str) -> Callable[[Any], Any]:
 
 
 # A condition's raw form in a rule file: a string, or {all|any: [...]}, {not: ...}.
-RawCondition = Union[str, Mapping[str, Any]]
+RawCondition = str | Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -65,11 +65,9 @@ def load_rules(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
     """Load and compile rule files into a :class:`RuleSet`; raise :class:`RuleFileError`."""
     documents: list[tuple[str, str]] = []
     problems: list[Problem] = []
-    items: Iterable[str | os.PathLike[str]]
-    if isinstance(source, (str, os.PathLike)):
-        items = [source]
-    else:
-        items = list(source)
+    items: Iterable[str | os.PathLike[str]] = (
+        [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    )
     for item in items:
         if isinstance(item, str) and "\n" in item:
             documents.append(("<string>", item))

@@ -34,7 +34,8 @@ def parse_duration(text: str) -> _dt.timedelta:
     match = _DURATION.match(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"not a duration: {text!r} (use a number and s, m, h, d or w: '3d')")
-    return _dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[str(match.group(2))]
+    return _dt.timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,7 +46,8 @@ class RetryPolicy:
     backoff: _dt.timedelta = _dt.timedelta(minutes=1)
 
     def delay(self, attempt: int) -> _dt.timedelta:
-        return self.backoff * (2 ** (attempt - 1))
+        factor: int = 2 ** (attempt - 1)
+        return self.backoff * factor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -127,11 +127,13 @@ def open_store(url: str | RunStore | None) -> RunStore:
     if url.startswith("sqlite:"):
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(url)
+        sqlite_store: RunStore = SQLiteStore(url)
+        return sqlite_store
     if url.startswith(("postgresql:", "postgres:")):
         from .postgres import PostgresStore
 
-        return PostgresStore(url)
+        postgres_store: RunStore = PostgresStore(url)
+        return postgres_store
     raise StoreError(
         f"unknown store URL {url!r}: use 'sqlite:///path.db', 'postgresql://...' or 'memory:'"
     )

@@ -1,0 +1,268 @@
+"""Compile JMESPath expressions to Python functions that give the interpreter's exact results.
+
+Why
+    ``jmespath.compile(e).search(data)`` walks the AST dicts with one method call per node and
+    builds a ``TreeInterpreter`` on every search: about 8 us for a rule condition such as
+    ``data.object.amount_due > `50000` && data.object.currency == 'usd'``. Rules are evaluated
+    for every webhook, so :func:`compile_expression` turns the same AST into Python source,
+    compiled once with ``compile()``; the result is a plain function of the data.
+
+How
+    :mod:`._compiler_codegen` emits a few statements per AST node that leave the node's value in
+    a local variable. Each operation has an inline fast path for the common exact types (a
+    ``dict`` field is ``v.get(k) if type(v) is dict``; ``x > `5``` is ``x > 5`` when ``x`` is an
+    ``int`` or ``float``; a function whose argument types are known to pass jmespath's check is
+    called directly) and falls back to a helper of :mod:`._compiler_runtime` that is a copy of the
+    interpreter's method, so dict subclasses, bools against numbers, strings against numbers and
+    every error come out exactly as jmespath has them. Functions always run jmespath's own
+    implementation (``functions.FUNCTION_TABLE``); where argument types are not known to pass,
+    through ``functions.call_function``, which raises jmespath's own errors. ``&expr`` becomes
+    the same ``jmespath.visitor._Expression`` object, whose ``visit`` runs compiled code.
+
+    Generated code never contains text from the expression except through ``repr()`` of a
+    ``str``, ``int`` or finite ``float``; every other constant is passed in the namespace.
+    Closures (one Python function per node) were measured too: they are 2-3x slower than
+    generated statements, because every node costs a call (see docs/performance.md).
+
+Batches
+    :func:`compile_batch` generates one function for many expressions (all conditions of a rule
+    set). Field paths from the root that several expressions read (``data``, ``data.object``,
+    ``data.object.currency``...) are loaded once, at the top, before the expressions run; then each
+    expression runs inside its own ``try`` and leaves its value or its exception in the list. The
+    same sharing happens inside one expression that reads a path twice. Loading a path early is
+    invisible for JSON data; if it raises (a mapping whose ``get`` raises), the function starts
+    again on the exact path: the batch evaluates expression by expression, a single expression
+    with the interpreter.
+
+Differences from jmespath 1.1.0
+    Slicing an array with a step of 0 (``foo[8:2:0]``) raises :class:`SliceStepError`, a
+    ``JMESPathError`` (and ``ValueError``) with the message "Invalid value: slice step cannot be
+    0", where jmespath lets Python's bare ``ValueError`` escape. A node type the generator does not
+    know makes :func:`compile_expression` fall back to the interpreter (:func:`uses_fallback`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+from jmespath import visitor as _jp_visitor
+
+from . import _compiler_runtime as _runtime
+from ._compiler_codegen import CodeGen, Namespace, UnsupportedError, count_root_paths
+from ._compiler_runtime import SliceStepError
+from .functions import FUNCTIONS
+
+__all__ = ["SliceStepError", "compile_batch", "compile_expression", "uses_fallback"]
+
+logger = logging.getLogger(__name__)
+
+Search = Callable[[Any], Any]
+
+_HELPERS = (
+    "NO_VALUES",
+    "SliceStepError",
+    "cmp_ge",
+    "cmp_gt",
+    "cmp_le",
+    "cmp_lt",
+    "equals",
+    "field",
+    "index",
+    "is_false",
+    "not_value",
+    "values",
+)
+# Python 3.11 compiles a function of this many expressions in well under a second; bigger
+# batches are split so no single code object gets huge.
+_BATCH_CHUNK = 250
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    search: Search
+    fallback: bool
+    source: str
+    tree: Any
+
+
+def _namespace(functions: Any) -> Namespace:
+    space = Namespace(functions)
+    space.values.update({name: getattr(_runtime, name) for name in _HELPERS})
+    space.values.update(
+        {
+            "call": functions.call_function,
+            "F": functions,
+            "_Expression": _jp_visitor._Expression,
+            "__builtins__": {
+                "dict": dict,
+                "float": float,
+                "int": int,
+                "isinstance": isinstance,
+                "len": len,
+                "list": list,
+                "str": str,
+                "bool": bool,
+                "type": type,
+                "Exception": Exception,
+            },
+        }
+    )
+    return space
+
+
+def _hoisting(
+    space: Namespace, trees: Sequence[Any], lines: list[str]
+) -> dict[tuple[str, ...], str]:
+    """Emit the loads of root paths read more than once; return path -> variable."""
+    counts = count_root_paths(list(trees))
+    hoisted: dict[tuple[str, ...], str] = {}
+    for path in sorted((p for p, n in counts.items() if n > 1), key=len):
+        source = hoisted[path[:-1]] if len(path) > 1 else "root"
+        name = f"h{len(hoisted)}"
+        key = repr(path[-1])
+        lines.append(
+            f"        {name} = {source}.get({key}) if type({source}) is dict "
+            f"else field({source}, {key})"
+        )
+        hoisted[path] = name
+    return hoisted
+
+
+def _finish(space: Namespace, main: str, options: Any) -> tuple[Search, str]:
+    """Compile the generated module; bind the exprefs; return the main function and source."""
+    source = "\n".join([*space.defs, main])
+    code = compile(source, "<dunning_rules.rules._compiler>", "exec")
+    exec(code, space.values)  # the source is built from repr()s only, see the module docstring
+    for name, node, run in space.exprefs:
+        space.values[name] = _runtime.make_expref(node, space.values[run], options)
+    search: Search = space.values["_main"]
+    return search, source
+
+
+def _build(expression: str, functions: Any) -> _Compiled:
+    parsed = jmespath.compile(expression)
+    options = jmespath.Options(custom_functions=functions)
+
+    def interpret(data: Any) -> Any:
+        return parsed.search(data, options=options)
+
+    try:
+        space = _namespace(functions)
+        space.values["_slow"] = interpret
+        prelude: list[str] = []
+        hoisted = _hoisting(space, [parsed.parsed], prelude)
+        gen = CodeGen(space, hoisted=hoisted)
+        result = gen.gen(parsed.parsed, "root", root=True)
+        lines = ["def _main(root):"]
+        if prelude:
+            lines += ["    try:", *prelude, "    except Exception:", "        return _slow(root)"]
+        lines += [*gen.lines, f"    return {result}"]
+        search, source = _finish(space, "\n".join(lines) + "\n", options)
+    except (UnsupportedError, RecursionError, SyntaxError, MemoryError) as exc:
+        logger.debug("JMESPath expression %r is interpreted: %s", expression, exc)
+        return _Compiled(interpret, True, "", parsed.parsed)
+    return _Compiled(search, False, source, parsed.parsed)
+
+
+def compile_expression(expression: str, functions: Any = FUNCTIONS) -> Search:
+    """Compile ``expression``; the function returns what jmespath's ``search`` would return.
+
+    It raises the same exception class with the same message as the interpreter (jmespath
+    errors, and Python's own where jmespath lets them escape), except for
+    :class:`SliceStepError`. Parse errors propagate from ``jmespath.compile``.
+    """
+    return _build(expression, functions).search
+
+
+def uses_fallback(expression: str) -> bool:
+    """True when :func:`compile_expression` hands ``expression`` to jmespath's interpreter."""
+    return _build(expression, FUNCTIONS).fallback
+
+
+def _generated_source(expression: str, functions: Any = FUNCTIONS) -> str:
+    """The Python source generated for ``expression`` ("" when it is interpreted)."""
+    return _build(expression, functions).source
+
+
+def compile_batch(
+    expressions: Sequence[str], functions: Any = FUNCTIONS
+) -> Callable[[Any], list[Any]]:
+    """Compile expressions to evaluate together: ``batch(root)[i]`` is expression i's value.
+
+    Where expression i raises, element i is the exception instance (it is not raised). Root
+    field paths that several expressions read are loaded once per call.
+    """
+    singles = [_build(expression, functions) for expression in expressions]
+    chunks = [
+        _batch_chunk(singles[start : start + _BATCH_CHUNK], functions)
+        for start in range(0, len(singles), _BATCH_CHUNK)
+    ]
+    if len(chunks) == 1:
+        return chunks[0]
+
+    def batch(root: Any) -> list[Any]:
+        results: list[Any] = []
+        for chunk in chunks:
+            results += chunk(root)
+        return results
+
+    return batch
+
+
+def _one_by_one(searches: list[Search]) -> Callable[[Any], list[Any]]:
+    def batch(root: Any) -> list[Any]:
+        results: list[Any] = []
+        for search in searches:
+            try:
+                results.append(search(root))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    return batch
+
+
+def _batch_chunk(singles: list[_Compiled], functions: Any) -> Callable[[Any], list[Any]]:
+    exact = _one_by_one([single.search for single in singles])
+    try:
+        return _batch_source(singles, functions, exact)
+    except (UnsupportedError, RecursionError, SyntaxError, MemoryError) as exc:
+        logger.debug("JMESPath batch is evaluated one by one: %s", exc)
+        return exact
+
+
+def _batch_source(
+    singles: list[_Compiled], functions: Any, exact: Callable[[Any], list[Any]]
+) -> Callable[[Any], list[Any]]:
+    options = jmespath.Options(custom_functions=functions)
+    space = _namespace(functions)
+    space.values["_exact"] = exact
+    trees = []
+    for position, single in enumerate(singles):
+        if single.fallback:
+            space.values[f"_interpreted{position}"] = single.search
+        else:
+            trees.append(single.tree)
+    prelude: list[str] = []
+    hoisted = _hoisting(space, trees, prelude)
+    lines = ["def _main(root):"]
+    if prelude:
+        lines += ["    try:", *prelude, "    except Exception:", "        return _exact(root)"]
+    lines += ["    out = []", "    add = out.append"]
+    compiled = iter(trees)
+    for position, single in enumerate(singles):
+        lines.append("    try:")
+        if single.fallback:
+            lines.append(f"        add(_interpreted{position}(root))")
+        else:
+            gen = CodeGen(space, indent=2, hoisted=hoisted)
+            result = gen.gen(next(compiled), "root", root=True)
+            lines += [*gen.lines, f"        add({result})"]
+        lines += ["    except Exception as exc:", "        add(exc)"]
+    lines.append("    return out")
+    search, _ = _finish(space, "\n".join(lines) + "\n", options)
+    return search
