@@ -85,7 +85,8 @@ def test_a_duplicate_event_id_does_nothing(clock):
     engine.handle(event())
     again = engine.handle(event())
     assert again.duplicate is True
-    assert again.runs == () and again.actions == ()
+    assert again.runs == ()
+    assert again.actions == ()
     assert len(email.calls) == 1
 
 
@@ -180,7 +181,8 @@ def test_simulate_plans_every_step_and_runs_nothing(clock):
         ("sms", "planned"),
     ]
     assert outcome.actions[2].params == {"to": "+15555555555", "body": None}
-    assert email.calls == [] and sms.calls == []
+    assert email.calls == []
+    assert sms.calls == []
     assert engine.runs() == []
 
 
@@ -336,7 +338,8 @@ def test_a_rejected_approval_cancels_and_remembers_who(clock):
     outcome = engine.resume(run.id, approved=False, by="U1")
     (done,) = outcome.runs
     assert done.status == "cancelled"
-    assert done.approval["by"] == "U1" and done.approval["approved"] is False
+    assert done.approval["by"] == "U1"
+    assert done.approval["approved"] is False
     assert done.approval["answered_at"] == clock.now.isoformat()
     assert email.calls == []
     second = engine.resume(run.id, approved=True, by="U2")
@@ -414,7 +417,10 @@ def test_an_unknown_step_type_is_a_rule_file_error_at_the_step(clock):
 def test_params_schema_is_checked_when_the_engine_is_built(clock):
     """A missing required parameter is a RuleFileError with the step's line, not a failure later."""
     schema = {"type": "object", "required": ["to"], "properties": {"to": {"type": "string"}}}
-    text = "version: 1\nrules:\n  - name: r\n    on: x\n    actions:\n      - type: sms\n        body: hi\n"
+    text = (
+        "version: 1\nrules:\n  - name: r\n    on: x\n"
+        "    actions:\n      - type: sms\n        body: hi\n"
+    )
     with pytest.raises(dr.RuleFileError) as info:
         dr.Engine(dr.load_rules(text), adapters={"sms": RecordingAdapter(params_schema=schema)})
     assert str(info.value) == (
