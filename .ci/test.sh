@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: a virtual environment, the package with its test
+# dependencies, a throwaway PostgreSQL server, then ruff, mypy and pytest.
+#
+#   bash .ci/test.sh [pytest arguments]
+#
+# DUNNING_RULES_VENV picks the virtual environment's folder (default .venv). The fixtures are read
+# from ../shared/fixtures beside the checkout (or DUNNING_RULES_FIXTURES).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=${DUNNING_RULES_VENV:-.venv}
+python=${PYTHON:-python3}
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet -e ".[test]"
+
+pg_url=$(bash .ci/postgres.sh start)
+trap 'bash .ci/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+export DUNNING_RULES_TEST_POSTGRES="$pg_url"
+echo "PostgreSQL for the tests: $pg_url"
+
+echo "== ruff"
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+echo "== mypy"
+"$venv/bin/mypy"
+echo "== pytest"
+"$venv/bin/pytest" "$@"
