@@ -16,9 +16,9 @@ __all__ = ["RUN_STATUSES", "STEP_STATUSES", "ActionRecord", "Outcome", "Run"]
 RUN_STATUSES = ("completed", "waiting", "awaiting_approval", "cancelled", "failed")
 """``waiting`` runs have a ``next_at``; ``awaiting_approval`` runs wait for ``Engine.resume``."""
 
-STEP_STATUSES = ("ok", "skipped", "failed", "planned", "running")
-"""``running``: the step's adapter was called and its answer is not recorded yet (a crash
-there makes the step run again, with the same idempotency key)."""
+STEP_STATUSES = ("ok", "skipped", "failed", "planned")
+"""``planned`` only in ``simulate``. A step cut off by a crash has no record yet: the run's
+cursor still points at it, so it runs again, with the same idempotency key."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

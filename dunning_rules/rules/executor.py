@@ -49,6 +49,7 @@ class Advance:
     run: Run
     actions: list[ActionRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unsaved: bool = False
 
 
 class Executor:
@@ -71,6 +72,9 @@ class Executor:
             if result.run.cursor >= len(rule.actions):
                 self._finish(result, now, save, "completed", None)
                 break
+            if result.unsaved:  # the last step's record, saved before the next step starts
+                save(result.run, False)
+                result.unsaved = False
             if not self._step(result, rule, rule.actions[result.run.cursor], scope, now, save):
                 break
         return result
@@ -117,17 +121,6 @@ class Executor:
         if adapter is None:  # the engine checks this when it is built; a stored old rule may not
             message = f"no adapter for step type {action.type!r}"
             return self._failed(result, rule, action, now, save, params, attempt, message, False)
-        running = self._record(
-            result,
-            action,
-            rule,
-            now,
-            save,
-            status="running",
-            params=params,
-            attempts=attempt,
-            keep=False,
-        )
         ctx = ActionContext(
             event=scope.event,
             run_id=run.id,
@@ -164,7 +157,6 @@ class Executor:
             attempts=attempt,
             output=dict(output) if output is not None else None,
             warnings=tuple(ctx.warnings),
-            started_at=running.started_at,
         )
         if getattr(adapter, "pauses", False):
             return self._pause_for_approval(result, params, now, save)
@@ -198,8 +190,7 @@ class Executor:
         )
         if due <= now:
             return True
-        result.run = replace(result.run, next_at=due)
-        save(result.run, True)
+        self._pause(result, save, next_at=due)
         return False
 
     def _pause_for_approval(
@@ -223,7 +214,7 @@ class Executor:
             },
             updated_at=now,
         )
-        save(result.run, True)
+        self._pause(result, save)
         return False
 
     def _failed(
@@ -254,8 +245,7 @@ class Executor:
                 error=message,
                 keep=False,
             )
-            result.run = replace(result.run, next_at=later, due_at=later)
-            save(result.run, True)
+            self._pause(result, save, next_at=later, due_at=later)
             return False
         self._record(
             result,
@@ -290,11 +280,14 @@ class Executor:
         error: str | None = None,
         attempts: int = 0,
         warnings: tuple[str, ...] = (),
-        started_at: _dt.datetime | None = None,
         keep: bool = True,
         advance_due: _dt.datetime | None = None,
     ) -> ActionRecord:
-        """Save a step's record; ``keep`` moves the cursor past the step (its result is final)."""
+        """Add a step's record to the run; ``keep`` moves the cursor past the step.
+
+        The record is saved with the run before the next step starts, or with the pause or the
+        end that follows it: one write per step.
+        """
         record = ActionRecord(
             rule=rule.name,
             index=action.index,
@@ -305,8 +298,8 @@ class Executor:
             output=output,
             error=error,
             attempts=attempts,
-            started_at=started_at or now,
-            finished_at=None if status == "running" else now,
+            started_at=now,
+            finished_at=now,
             warnings=warnings,
         )
         run = result.run
@@ -319,13 +312,18 @@ class Executor:
         if advance_due is not None:
             changes["due_at"] = advance_due
         result.run = replace(run, **changes)
-        if status != "running":
-            result.actions.append(record)
-        save(result.run, False)
+        result.actions.append(record)
+        result.unsaved = True
         return record
+
+    @staticmethod
+    def _pause(result: Advance, save: Save, **changes: Any) -> None:
+        result.run = replace(result.run, **changes)
+        save(result.run, True)
+        result.unsaved = False
 
     def _finish(
         self, result: Advance, now: _dt.datetime, save: Save, status: str, reason: str | None
     ) -> None:
         result.run = replace(result.run, status=status, next_at=None, reason=reason, updated_at=now)
-        save(result.run, True)
+        self._pause(result, save)
