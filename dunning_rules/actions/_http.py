@@ -40,9 +40,12 @@ def send(
     except requests.Timeout as exc:
         raise AdapterError(
             f"{provider}: no answer within {timeout:g}s ({type(exc).__name__})", retryable=True
-        ) from exc
+        ) from None
     except requests.RequestException as exc:
-        raise AdapterError(f"{provider}: request failed: {exc}", retryable=True) from exc
+        # requests' own message holds the URL, which may carry a secret (webhook URLs do).
+        raise AdapterError(
+            f"{provider}: request failed: {type(exc).__name__}", retryable=True
+        ) from None
     status = response.status_code
     if 200 <= status < 300 or status in ok_statuses:
         return response
