@@ -22,20 +22,19 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import threading
 from collections import deque
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import stripe
 
 from tests.httpfake import FakeServer, Request, Response
+from tests.paths import FIXTURES as SHARED
 
-FIXTURES = Path(os.environ.get("DUNNING_RULES_FIXTURES", "/work/shared/fixtures")) / "stripe"
+FIXTURES = SHARED / "stripe"
 API_KEY = "sk_test_dunning_rules_fake_key_4242"
 INVOICE_ID = "in_1Pgc6tB7WZ01zgkWu9fdqL6I"
 CUSTOMER_ID = "cus_QXg1o8vcGmoR32"

@@ -42,12 +42,10 @@ import copy
 import datetime as dt
 import functools
 import json
-import os
 import re
 import sys
 import threading
 from collections import deque
-from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
@@ -55,8 +53,9 @@ import jsonschema
 
 from dunning_rules.actions.base import ActionContext
 from tests.httpfake import FakeServer, Request, Response
+from tests.paths import FIXTURES
 
-VENDORS = Path(os.environ.get("DUNNING_RULES_FIXTURES", "/work/shared/fixtures")) / "vendors"
+VENDORS = FIXTURES / "vendors"
 
 # Every environment variable the messaging adapters read; tests clear them all.
 MESSAGING_ENV = (
