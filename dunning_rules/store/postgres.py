@@ -1,0 +1,390 @@
+"""A run store in PostgreSQL (psycopg 3): for many workers on many machines.
+
+Each method is one transaction on one connection per store (shared by threads behind a
+lock). ``claim_due`` takes runs with ``SELECT ... FOR UPDATE SKIP LOCKED``, so workers that
+poll at the same moment never get the same run; a partial unique index keeps one live run per
+``(rule, key)`` even when two events arrive at once. The tables are created or upgraded on
+first use under an advisory lock, so many processes may start together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from ..errors import MissingExtraError, StoreError
+from ..outcome import Run
+from ._codec import dump_run, load_run
+from ._schema import (
+    CREATE_META,
+    LIVE,
+    META_TABLE,
+    POSTGRES_MIGRATIONS,
+    SELECT_VERSION,
+    UPSERT_VERSION,
+    Migration,
+    aware,
+    dump_json,
+    list_runs_sql,
+    parse_version,
+    pending_migrations,
+)
+from .base import Ingest, IngestResult, LeaseLostError
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PostgresStore"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SCHEMA_LOCK = 0x64756E6E696E67  # "dunning"
+"""The ``pg_advisory_xact_lock`` key held while the tables are created or upgraded."""
+
+_INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at)
+    VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"""
+_SELECT_LIVE = f"""SELECT seq, body FROM dunning_rules_runs
+    WHERE rule = %s AND key = %s AND {LIVE} ORDER BY seq FOR UPDATE"""
+_CANCEL = """UPDATE dunning_rules_runs
+    SET status = 'cancelled', next_at = NULL, owner = NULL, lease_until = NULL, body = %s
+    WHERE seq = %s"""
+_UPSERT_MARKER = """INSERT INTO dunning_rules_markers AS m (rule, key, created)
+    VALUES (%s, %s, %s)
+    ON CONFLICT (rule, key) DO UPDATE SET created = GREATEST(m.created, excluded.created)"""
+_INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
+    VALUES (%s, %s) ON CONFLICT (version) DO NOTHING"""
+_INSERT_RUN = f"""INSERT INTO dunning_rules_runs
+    (id, rule, key, status, next_at, owner, lease_until, body)
+    SELECT %(id)s, %(rule)s, %(key)s, %(status)s, %(next_at)s, %(owner)s, %(lease_until)s,
+        %(body)s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM dunning_rules_runs WHERE rule = %(rule)s AND key = %(key)s AND {LIVE})
+    ON CONFLICT (rule, key) WHERE {LIVE} AND key IS NOT NULL DO NOTHING"""
+_CLAIM_DUE = f"""UPDATE dunning_rules_runs AS r SET owner = %s, lease_until = %s
+    FROM (
+        SELECT seq FROM dunning_rules_runs
+        WHERE {LIVE} AND next_at <= %s AND (lease_until IS NULL OR lease_until <= %s)
+        ORDER BY next_at, id LIMIT %s
+        FOR UPDATE SKIP LOCKED
+    ) AS due
+    WHERE r.seq = due.seq
+    RETURNING r.body"""
+_CLAIM = """UPDATE dunning_rules_runs SET owner = %s, lease_until = %s
+    WHERE id = %s AND status = ANY(%s::text[])
+        AND (lease_until IS NULL OR lease_until <= %s)
+    RETURNING body"""
+_SAVE = """UPDATE dunning_rules_runs
+    SET status = %s, next_at = %s, owner = %s, lease_until = %s, body = %s
+    WHERE id = %s AND owner = %s"""
+
+
+def _import_psycopg() -> ModuleType:
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise MissingExtraError("psycopg", "postgres", "the PostgreSQL store") from exc
+    return psycopg
+
+
+def _utc(value: _dt.datetime | None) -> _dt.datetime | None:
+    return aware(value) if value is not None else None
+
+
+def redact(url: str) -> str:
+    """``url`` with its password hidden, for messages."""
+    url = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", url)
+
+
+class PostgresStore:
+    """A :class:`~dunning_rules.store.RunStore` in PostgreSQL, through psycopg 3.
+
+    ``url`` is a libpq connection URL (``postgresql://user@host:5432/db``; add
+    ``?options=-csearch_path%3Dmyschema`` to use a schema of your own). Install the
+    ``postgres`` extra. The connection is opened on first use; when the server closed it, the
+    store reconnects once and tries again. ``connect_kwargs`` go to :func:`psycopg.connect`
+    (e.g. ``{"prepare_threshold": None}`` behind PgBouncer in transaction mode).
+    """
+
+    migrations: ClassVar[tuple[Migration, ...]] = POSTGRES_MIGRATIONS
+    """Schema steps: ``migrations[i]`` upgrades version ``i`` to ``i + 1``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 10.0,
+        connect_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._psycopg = _import_psycopg()
+        self.url = url
+        self._connect_timeout = connect_timeout
+        self._connect_kwargs = dict(connect_kwargs or {})
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._ready = False
+        self._versions: set[str] = set()  # rule versions known to be stored
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact(self.url)!r})"
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            conn: psycopg.Connection[Any] = self._psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=max(1, round(self._connect_timeout)),
+                **self._connect_kwargs,
+            )
+            if not self._ready:
+                try:
+                    self._migrate(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+                self._ready = True
+            self._conn = conn
+        return self._conn
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        where = repr(redact(self.url))
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (META_TABLE,)).fetchone()
+            current = 0
+            if row is not None and row[0]:
+                found = conn.execute(SELECT_VERSION).fetchone()
+                current = parse_version(found[0] if found else None, where=where)
+            steps = pending_migrations(current, self.migrations, where=where)
+            if steps and current == 0:
+                conn.execute(CREATE_META)
+            for version, statements in steps:
+                logger.info("PostgreSQL store: schema version %d", version)
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(UPSERT_VERSION.format(p="%s"), (str(version),))
+
+    def _run(self, work: Callable[[psycopg.Cursor[Any]], T], *, write: bool = True) -> T:
+        """``work`` in one transaction; once more on a new connection if the server had
+        closed the old one."""
+        psycopg = self._psycopg
+        with self._lock:
+            try:
+                return self._once(work, write)
+            except psycopg.OperationalError as exc:
+                if self._conn is None or not self._conn.broken:
+                    raise self._error(exc) from exc
+                logger.warning("PostgreSQL store: connection lost (%s), reconnecting", exc)
+                self._drop()
+            except psycopg.Error as exc:
+                raise self._error(exc) from exc
+            try:
+                return self._once(work, write)
+            except psycopg.Error as exc:
+                raise self._error(exc) from exc
+
+    def _error(self, exc: Exception) -> StoreError:
+        return StoreError(f"PostgreSQL store {redact(self.url)}: {exc}")
+
+    def _once(self, work: Callable[[psycopg.Cursor[Any]], T], write: bool) -> T:
+        conn = self._connection()
+        if not write:
+            with conn.cursor() as cur:
+                return work(cur)
+        with conn.transaction(), conn.cursor() as cur:
+            return work(cur)
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(self._psycopg.Error):
+                conn.close()
+
+    # -- the protocol -------------------------------------------------------------------------
+
+    def has_event(self, event_id: str) -> bool:
+        def work(cur: psycopg.Cursor[Any]) -> bool:
+            cur.execute("SELECT 1 FROM dunning_rules_events WHERE id = %s", (event_id,))
+            return cur.fetchone() is not None
+
+        return self._run(work, write=False)
+
+    def ingest(self, batch: Ingest) -> IngestResult:
+        leased = batch.lease_until is not None
+        owner = batch.owner if leased else None
+        lease_until = _utc(batch.lease_until)
+        received = aware(batch.received_at)
+        definitions = batch.rule_versions or {}
+
+        def work(cur: psycopg.Cursor[Any]) -> IngestResult:
+            cur.execute(_INSERT_EVENT, (batch.event_id, batch.event_type, batch.created, received))
+            if cur.rowcount == 0:
+                return IngestResult(duplicate=True)
+            cancelled = []
+            for rule, key in batch.cancels:
+                cur.execute(_SELECT_LIVE, (rule, key))
+                for seq, body in cur.fetchall():
+                    done = replace(
+                        load_run(body),
+                        status="cancelled",
+                        next_at=None,
+                        reason=batch.cancel_reason,
+                        updated_at=batch.received_at,
+                    )
+                    cur.execute(_CANCEL, (dump_run(done), seq))
+                    cancelled.append(done)
+            if batch.created is not None and batch.markers:
+                created = max(batch.created, 0)
+                cur.executemany(_UPSERT_MARKER, [(r, k, created) for r, k in batch.markers])
+            versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
+            if versions:
+                cur.executemany(
+                    _INSERT_VERSION,
+                    [(v, dump_json(d)) for v, d in versions],
+                )
+            started: list[Run] = []
+            skipped: list[Run] = []
+            for run in batch.runs:
+                cur.execute(
+                    _INSERT_RUN,
+                    {
+                        "id": run.id,
+                        "rule": run.rule,
+                        "key": run.key,
+                        "status": run.status,
+                        "next_at": _utc(run.next_at),
+                        "owner": owner,
+                        "lease_until": lease_until,
+                        "body": dump_run(run),
+                    },
+                )
+                (started if cur.rowcount else skipped).append(run)
+            return IngestResult(
+                duplicate=False,
+                cancelled=tuple(cancelled),
+                started=tuple(started),
+                skipped=tuple(skipped),
+            )
+
+        result = self._run(work)
+        if not result.duplicate:
+            self._versions.update(definitions)
+        return result
+
+    def cancel_marker(self, rule: str, key: str) -> int | None:
+        def work(cur: psycopg.Cursor[Any]) -> int | None:
+            cur.execute(
+                "SELECT created FROM dunning_rules_markers WHERE rule = %s AND key = %s",
+                (rule, key),
+            )
+            row = cur.fetchone()
+            return int(row[0]) if row is not None else None
+
+        return self._run(work, write=False)
+
+    def claim_due(
+        self, now: _dt.datetime, *, owner: str, lease_until: _dt.datetime, limit: int
+    ) -> list[Run]:
+        at = aware(now)
+        args = (owner, aware(lease_until), at, at, max(limit, 0))
+
+        def work(cur: psycopg.Cursor[Any]) -> list[Run]:
+            cur.execute(_CLAIM_DUE, args)
+            return [load_run(body) for (body,) in cur.fetchall()]
+
+        runs = self._run(work)
+        runs.sort(key=lambda r: (r.next_at, r.id))
+        return runs
+
+    def claim(
+        self,
+        run_id: str,
+        *,
+        owner: str,
+        now: _dt.datetime,
+        lease_until: _dt.datetime,
+        statuses: Sequence[str],
+    ) -> Run | None:
+        args = (owner, aware(lease_until), run_id, list(statuses), aware(now))
+
+        def work(cur: psycopg.Cursor[Any]) -> Run | None:
+            cur.execute(_CLAIM, args)
+            row = cur.fetchone()
+            return load_run(row[0]) if row is not None else None
+
+        return self._run(work)
+
+    def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
+        args = (
+            run.status,
+            _utc(run.next_at),
+            owner if lease_until is not None else None,
+            _utc(lease_until),
+            dump_run(run),
+            run.id,
+            owner,
+        )
+
+        def work(cur: psycopg.Cursor[Any]) -> int:
+            cur.execute(_SAVE, args)
+            return cur.rowcount
+
+        if not self._run(work):
+            raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
+
+    def get(self, run_id: str) -> Run | None:
+        def work(cur: psycopg.Cursor[Any]) -> Run | None:
+            cur.execute("SELECT body FROM dunning_rules_runs WHERE id = %s", (run_id,))
+            row = cur.fetchone()
+            return load_run(row[0]) if row is not None else None
+
+        return self._run(work, write=False)
+
+    def list_runs(
+        self,
+        *,
+        key: str | None = None,
+        status: str | None = None,
+        rule: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        sql, args = list_runs_sql(key=key, status=status, rule=rule, placeholder="%s")
+        count = None if limit is None else max(limit, 0)
+
+        def work(cur: psycopg.Cursor[Any]) -> list[Run]:
+            cur.execute(sql, (*args, count))
+            return [load_run(body) for (body,) in cur.fetchall()]
+
+        return self._run(work, write=False)
+
+    def rule_definition(self, version: str) -> Mapping[str, Any] | None:
+        def work(cur: psycopg.Cursor[Any]) -> Mapping[str, Any] | None:
+            cur.execute(
+                "SELECT definition FROM dunning_rules_rule_versions WHERE version = %s",
+                (version,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                return None
+            definition: dict[str, Any] = json.loads(row[0])
+            return definition
+
+        return self._run(work, write=False)
+
+    def close(self) -> None:
+        """Close the connection; a later call opens a new one."""
+        with self._lock:
+            self._versions.clear()
+            self._drop()

@@ -1,0 +1,363 @@
+"""A run store in one SQLite file: for one machine, with one or several worker processes.
+
+The file is opened in WAL mode with a busy timeout, so several processes (and the threads of
+each) can share it: readers never block, writers take turns. Every state change is one
+``BEGIN IMMEDIATE`` transaction. Times used in queries (``next_at``, ``lease_until``) are kept
+as epoch seconds in columns of their own; the whole run is kept as JSON text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from ..errors import StoreError
+from ..outcome import Run
+from ._codec import dump_run, load_run
+from ._schema import (
+    CREATE_META,
+    LIVE,
+    SELECT_VERSION,
+    SQLITE_MIGRATIONS,
+    UPSERT_VERSION,
+    Migration,
+    aware,
+    dump_json,
+    list_runs_sql,
+    parse_version,
+    pending_migrations,
+)
+from .base import Ingest, IngestResult, LeaseLostError
+
+__all__ = ["SQLiteStore"]
+
+logger = logging.getLogger(__name__)
+
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+_INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at)
+    VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"""
+_SELECT_LIVE = f"""SELECT seq, body FROM dunning_rules_runs
+    WHERE rule = ? AND key = ? AND {LIVE} ORDER BY seq"""
+_CANCEL = """UPDATE dunning_rules_runs
+    SET status = 'cancelled', next_at = NULL, owner = NULL, lease_until = NULL, body = ?
+    WHERE seq = ?"""
+_UPSERT_MARKER = """INSERT INTO dunning_rules_markers (rule, key, created) VALUES (?, ?, ?)
+    ON CONFLICT (rule, key) DO UPDATE SET created = max(created, excluded.created)"""
+_INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
+    VALUES (?, ?) ON CONFLICT (version) DO NOTHING"""
+_INSERT_RUN = f"""INSERT INTO dunning_rules_runs
+    (id, rule, key, status, next_at, owner, lease_until, body)
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?
+    WHERE NOT EXISTS (
+        SELECT 1 FROM dunning_rules_runs WHERE rule = ? AND key = ? AND {LIVE})"""
+_SELECT_DUE = f"""SELECT seq, body FROM dunning_rules_runs
+    WHERE {LIVE} AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+    ORDER BY next_at, id LIMIT ?"""
+_LEASE_SEQ = "UPDATE dunning_rules_runs SET owner = ?, lease_until = ? WHERE seq = ?"
+_CLAIM = """UPDATE dunning_rules_runs SET owner = ?, lease_until = ?
+    WHERE id = ? AND status IN ({statuses}) AND (lease_until IS NULL OR lease_until <= ?)"""
+_SAVE = """UPDATE dunning_rules_runs
+    SET status = ?, next_at = ?, owner = ?, lease_until = ?, body = ?
+    WHERE id = ? AND owner = ?"""
+
+
+def _epoch(value: _dt.datetime | None) -> float | None:
+    return aware(value).timestamp() if value is not None else None
+
+
+def sqlite_path(url_or_path: str | os.PathLike[str]) -> str:
+    """The file name in ``sqlite:///relative.db``, ``sqlite:////abs/path.db``,
+    ``sqlite:///:memory:`` (or ``sqlite://``), or a plain path."""
+    if not isinstance(url_or_path, str):
+        return os.fspath(url_or_path)
+    if url_or_path in ("sqlite://", "sqlite:///:memory:"):
+        return ":memory:"
+    if url_or_path.startswith("sqlite:///"):
+        path = url_or_path[len("sqlite:///") :]
+        if path:
+            return path
+    elif not url_or_path.startswith("sqlite:"):
+        return url_or_path
+    raise StoreError(
+        f"bad SQLite URL {url_or_path!r}: use 'sqlite:///relative.db', "
+        "'sqlite:////absolute/path.db' or 'sqlite:///:memory:'"
+    )
+
+
+class SQLiteStore:
+    """A :class:`~dunning_rules.store.RunStore` in a SQLite file (stdlib :mod:`sqlite3`).
+
+    ``url_or_path`` is ``sqlite:///relative.db``, ``sqlite:////abs/path.db``,
+    ``sqlite:///:memory:`` or a plain path. The file is opened on first use, in WAL mode; the
+    tables are created (or upgraded) then. ``busy_timeout`` is how long a write waits for
+    another process's write; ``synchronous`` is SQLite's durability setting (``NORMAL``, the
+    WAL default, survives crashes of the process; ``FULL`` also survives power loss).
+    One connection per store, shared by threads behind a lock; open one store per process
+    (after forking, not before using it).
+    """
+
+    migrations: ClassVar[tuple[Migration, ...]] = SQLITE_MIGRATIONS
+    """Schema steps: ``migrations[i]`` upgrades version ``i`` to ``i + 1``."""
+
+    def __init__(
+        self,
+        url_or_path: str | os.PathLike[str] = ":memory:",
+        *,
+        busy_timeout: float = 30.0,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        self.path = sqlite_path(url_or_path)
+        if synchronous.upper() not in _SYNCHRONOUS:
+            raise StoreError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}")
+        self._busy_timeout = busy_timeout
+        self._synchronous = synchronous.upper()
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._versions: set[str] = set()  # rule versions known to be stored
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+                self._use_wal(conn)
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+                self._migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL. Connections opening a new file at once race for this,
+        and SQLite answers the losers "locked" without waiting, so they try again."""
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.005)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(CREATE_META)
+            row = conn.execute(SELECT_VERSION).fetchone()
+            current = parse_version(row[0] if row else None, where=repr(self.path))
+            steps = pending_migrations(current, self.migrations, where=repr(self.path))
+            for version, statements in steps:
+                logger.info("SQLite store %s: schema version %d", self.path, version)
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(UPSERT_VERSION.format(p="?"), (str(version),))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._connection()
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store {self.path!r}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed at the end, rolled back on error."""
+        with self._read() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    # -- the protocol -------------------------------------------------------------------------
+
+    def has_event(self, event_id: str) -> bool:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT 1 FROM dunning_rules_events WHERE id = ?", (event_id,)
+            ).fetchone()
+        return row is not None
+
+    def ingest(self, batch: Ingest) -> IngestResult:
+        received = _epoch(batch.received_at)
+        definitions = batch.rule_versions or {}
+        with self._write() as db:
+            new = db.execute(
+                _INSERT_EVENT, (batch.event_id, batch.event_type, batch.created, received)
+            )
+            if new.rowcount == 0:
+                return IngestResult(duplicate=True)
+            cancelled = []
+            for rule, key in batch.cancels:
+                for seq, body in db.execute(_SELECT_LIVE, (rule, key)).fetchall():
+                    done = replace(
+                        load_run(body),
+                        status="cancelled",
+                        next_at=None,
+                        reason=batch.cancel_reason,
+                        updated_at=batch.received_at,
+                    )
+                    db.execute(_CANCEL, (dump_run(done), seq))
+                    cancelled.append(done)
+            if batch.created is not None and batch.markers:
+                created = max(batch.created, 0)
+                db.executemany(_UPSERT_MARKER, [(r, k, created) for r, k in batch.markers])
+            versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
+            if versions:
+                db.executemany(
+                    _INSERT_VERSION,
+                    [(v, dump_json(d)) for v, d in versions],
+                )
+            leased = batch.lease_until is not None
+            owner = batch.owner if leased else None
+            lease_until = _epoch(batch.lease_until)
+            started, skipped = [], []
+            for run in batch.runs:
+                args = (
+                    run.id,
+                    run.rule,
+                    run.key,
+                    run.status,
+                    _epoch(run.next_at),
+                    owner,
+                    lease_until,
+                    dump_run(run),
+                    run.rule,
+                    run.key,
+                )
+                if db.execute(_INSERT_RUN, args).rowcount:
+                    started.append(run)
+                else:
+                    skipped.append(run)
+        self._versions.update(definitions)
+        return IngestResult(
+            duplicate=False,
+            cancelled=tuple(cancelled),
+            started=tuple(started),
+            skipped=tuple(skipped),
+        )
+
+    def cancel_marker(self, rule: str, key: str) -> int | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT created FROM dunning_rules_markers WHERE rule = ? AND key = ?",
+                (rule, key),
+            ).fetchone()
+        return int(row[0]) if row is not None else None
+
+    def claim_due(
+        self, now: _dt.datetime, *, owner: str, lease_until: _dt.datetime, limit: int
+    ) -> list[Run]:
+        at = _epoch(now)
+        with self._write() as db:
+            rows = db.execute(_SELECT_DUE, (at, at, max(limit, 0))).fetchall()
+            if rows:
+                until = _epoch(lease_until)
+                db.executemany(_LEASE_SEQ, [(owner, until, seq) for seq, _ in rows])
+        return [load_run(body) for _, body in rows]
+
+    def claim(
+        self,
+        run_id: str,
+        *,
+        owner: str,
+        now: _dt.datetime,
+        lease_until: _dt.datetime,
+        statuses: Sequence[str],
+    ) -> Run | None:
+        if not statuses:
+            return None
+        sql = _CLAIM.format(statuses=", ".join("?" * len(statuses)))
+        args = (owner, _epoch(lease_until), run_id, *statuses, _epoch(now))
+        with self._write() as db:
+            if not db.execute(sql, args).rowcount:
+                return None
+            row = db.execute("SELECT body FROM dunning_rules_runs WHERE id = ?", (run_id,))
+            body = row.fetchone()[0]
+        return load_run(body)
+
+    def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
+        args = (
+            run.status,
+            _epoch(run.next_at),
+            owner if lease_until is not None else None,
+            _epoch(lease_until),
+            dump_run(run),
+            run.id,
+            owner,
+        )
+        with self._write() as db:
+            if not db.execute(_SAVE, args).rowcount:
+                raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
+
+    def get(self, run_id: str) -> Run | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT body FROM dunning_rules_runs WHERE id = ?", (run_id,)
+            ).fetchone()
+        return load_run(row[0]) if row is not None else None
+
+    def list_runs(
+        self,
+        *,
+        key: str | None = None,
+        status: str | None = None,
+        rule: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        sql, args = list_runs_sql(key=key, status=status, rule=rule, placeholder="?")
+        count = -1 if limit is None else max(limit, 0)
+        with self._read() as db:
+            rows = db.execute(sql, (*args, count)).fetchall()
+        return [load_run(body) for (body,) in rows]
+
+    def rule_definition(self, version: str) -> Mapping[str, Any] | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT definition FROM dunning_rules_rule_versions WHERE version = ?",
+                (version,),
+            ).fetchone()
+        if row is None:
+            return None
+        definition: dict[str, Any] = json.loads(row[0])
+        return definition
+
+    def close(self) -> None:
+        """Close the connection; a later call opens it again."""
+        with self._lock:
+            self._versions.clear()
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
