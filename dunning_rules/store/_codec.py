@@ -10,10 +10,15 @@ from typing import Any
 from ..errors import StoreError
 from ..outcome import ActionRecord, Run
 
-__all__ = ["dump_run", "load_run", "to_iso", "from_iso"]
+__all__ = ["dump_event", "dump_run", "from_iso", "load_run", "to_iso"]
 
 _RECORD_TIMES = ("started_at", "finished_at")
 _RUN_TIMES = ("next_at", "due_at", "created_at", "updated_at")
+_RECORD_FIELDS = tuple(f.name for f in fields(ActionRecord))
+_RUN_FIELDS = tuple(f.name for f in fields(Run) if f.name not in ("event", "steps"))
+_ENCODE = json.JSONEncoder(
+    separators=(",", ":"), default=str, ensure_ascii=False, check_circular=False
+).encode
 
 
 def to_iso(value: _dt.datetime | None) -> str | None:
@@ -25,26 +30,33 @@ def from_iso(value: str | None) -> _dt.datetime | None:
 
 
 def _record_to_dict(record: ActionRecord) -> dict[str, Any]:
-    out = {f.name: getattr(record, f.name) for f in fields(record)}
+    out = {name: getattr(record, name) for name in _RECORD_FIELDS}
     for name in _RECORD_TIMES:
         out[name] = to_iso(out[name])
     out["warnings"] = list(record.warnings)
     return out
 
 
+def dump_event(run: Run) -> str:
+    """The run's event as JSON text: stores keep it apart, written once when the run starts."""
+    return _ENCODE(run.event)
+
+
 def dump_run(run: Run) -> str:
-    """The run as JSON text (every field, steps included)."""
-    out: dict[str, Any] = {f.name: getattr(run, f.name) for f in fields(run)}
+    """The run as JSON text, steps included, its event aside (see :func:`dump_event`)."""
+    out: dict[str, Any] = {name: getattr(run, name) for name in _RUN_FIELDS}
     for name in _RUN_TIMES:
         out[name] = to_iso(out[name])
     out["steps"] = [_record_to_dict(s) for s in run.steps]
-    return json.dumps(out, separators=(",", ":"), default=str, ensure_ascii=False)
+    return _ENCODE(out)
 
 
-def load_run(text: str | bytes | dict[str, Any]) -> Run:
-    """The inverse of :func:`dump_run`."""
+def load_run(text: str | bytes | dict[str, Any], event: str | bytes | None = None) -> Run:
+    """The inverse of :func:`dump_run` (and :func:`dump_event`)."""
     try:
         data = json.loads(text) if isinstance(text, (str, bytes)) else dict(text)
+        if event is not None:
+            data["event"] = json.loads(event)
         steps = []
         for raw in data.pop("steps", []):
             for name in _RECORD_TIMES:

@@ -57,7 +57,8 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             next_at REAL,
             owner TEXT,
             lease_until REAL,
-            body TEXT NOT NULL
+            body TEXT NOT NULL,
+            event TEXT NOT NULL
         )""",
         f"""CREATE UNIQUE INDEX IF NOT EXISTS dunning_rules_runs_live
             ON dunning_rules_runs (rule, key) WHERE {LIVE} AND key IS NOT NULL""",
@@ -94,7 +95,8 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             next_at timestamptz,
             owner text,
             lease_until timestamptz,
-            body text NOT NULL
+            body text NOT NULL,
+            event text NOT NULL
         )""",
         f"""CREATE UNIQUE INDEX IF NOT EXISTS dunning_rules_runs_live
             ON dunning_rules_runs (rule, key) WHERE {LIVE} AND key IS NOT NULL""",
@@ -182,5 +184,8 @@ def list_runs_sql(
             where.append(f"{column} = {placeholder}")
             args.append(value)
     condition = f" WHERE {' AND '.join(where)}" if where else ""
-    sql = f"SELECT body FROM dunning_rules_runs{condition} ORDER BY seq DESC LIMIT {placeholder}"
+    sql = (
+        f"SELECT body, event FROM dunning_rules_runs{condition}"
+        f" ORDER BY seq DESC LIMIT {placeholder}"
+    )
     return sql, args

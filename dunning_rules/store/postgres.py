@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..errors import MissingExtraError, StoreError
 from ..outcome import Run
-from ._codec import dump_run, load_run
+from ._codec import dump_event, dump_run, load_run
 from ._schema import (
     CREATE_META,
     LIVE,
@@ -53,7 +53,7 @@ SCHEMA_LOCK = 0x64756E6E696E67  # "dunning"
 
 _INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at)
     VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"""
-_SELECT_LIVE = f"""SELECT seq, body FROM dunning_rules_runs
+_SELECT_LIVE = f"""SELECT seq, body, event FROM dunning_rules_runs
     WHERE rule = %s AND key = %s AND {LIVE} ORDER BY seq FOR UPDATE"""
 _CANCEL = """UPDATE dunning_rules_runs
     SET status = 'cancelled', next_at = NULL, owner = NULL, lease_until = NULL, body = %s
@@ -64,9 +64,9 @@ _UPSERT_MARKER = """INSERT INTO dunning_rules_markers AS m (rule, key, created)
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (%s, %s) ON CONFLICT (version) DO NOTHING"""
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
-    (id, rule, key, status, next_at, owner, lease_until, body)
+    (id, rule, key, status, next_at, owner, lease_until, body, event)
     SELECT %(id)s, %(rule)s, %(key)s, %(status)s, %(next_at)s, %(owner)s, %(lease_until)s,
-        %(body)s
+        %(body)s, %(event)s
     WHERE NOT EXISTS (
         SELECT 1 FROM dunning_rules_runs WHERE rule = %(rule)s AND key = %(key)s AND {LIVE})
     ON CONFLICT (rule, key) WHERE {LIVE} AND key IS NOT NULL DO NOTHING"""
@@ -78,11 +78,11 @@ _CLAIM_DUE = f"""UPDATE dunning_rules_runs AS r SET owner = %s, lease_until = %s
         FOR UPDATE SKIP LOCKED
     ) AS due
     WHERE r.seq = due.seq
-    RETURNING r.body"""
+    RETURNING r.body, r.event"""
 _CLAIM = """UPDATE dunning_rules_runs SET owner = %s, lease_until = %s
     WHERE id = %s AND status = ANY(%s::text[])
         AND (lease_until IS NULL OR lease_until <= %s)
-    RETURNING body"""
+    RETURNING body, event"""
 _SAVE = """UPDATE dunning_rules_runs
     SET status = %s, next_at = %s, owner = %s, lease_until = %s, body = %s
     WHERE id = %s AND owner = %s"""
@@ -235,9 +235,9 @@ class PostgresStore:
             cancelled = []
             for rule, key in batch.cancels:
                 cur.execute(_SELECT_LIVE, (rule, key))
-                for seq, body in cur.fetchall():
+                for seq, body, event in cur.fetchall():
                     done = replace(
-                        load_run(body),
+                        load_run(body, event),
                         status="cancelled",
                         next_at=None,
                         reason=batch.cancel_reason,
@@ -268,6 +268,7 @@ class PostgresStore:
                         "owner": owner,
                         "lease_until": lease_until,
                         "body": dump_run(run),
+                        "event": dump_event(run),
                     },
                 )
                 (started if cur.rowcount else skipped).append(run)
@@ -302,7 +303,7 @@ class PostgresStore:
 
         def work(cur: psycopg.Cursor[Any]) -> list[Run]:
             cur.execute(_CLAIM_DUE, args)
-            return [load_run(body) for (body,) in cur.fetchall()]
+            return [load_run(*row) for row in cur.fetchall()]
 
         runs = self._run(work)
         runs.sort(key=lambda r: (r.next_at, r.id))
@@ -322,7 +323,7 @@ class PostgresStore:
         def work(cur: psycopg.Cursor[Any]) -> Run | None:
             cur.execute(_CLAIM, args)
             row = cur.fetchone()
-            return load_run(row[0]) if row is not None else None
+            return load_run(*row) if row is not None else None
 
         return self._run(work)
 
@@ -346,9 +347,9 @@ class PostgresStore:
 
     def get(self, run_id: str) -> Run | None:
         def work(cur: psycopg.Cursor[Any]) -> Run | None:
-            cur.execute("SELECT body FROM dunning_rules_runs WHERE id = %s", (run_id,))
+            cur.execute("SELECT body, event FROM dunning_rules_runs WHERE id = %s", (run_id,))
             row = cur.fetchone()
-            return load_run(row[0]) if row is not None else None
+            return load_run(*row) if row is not None else None
 
         return self._run(work, write=False)
 
@@ -365,7 +366,7 @@ class PostgresStore:
 
         def work(cur: psycopg.Cursor[Any]) -> list[Run]:
             cur.execute(sql, (*args, count))
-            return [load_run(body) for (body,) in cur.fetchall()]
+            return [load_run(*row) for row in cur.fetchall()]
 
         return self._run(work, write=False)
 

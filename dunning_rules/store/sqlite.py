@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from ..errors import StoreError
 from ..outcome import Run
-from ._codec import dump_run, load_run
+from ._codec import dump_event, dump_run, load_run
 from ._schema import (
     CREATE_META,
     LIVE,
@@ -46,7 +46,7 @@ _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 _INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at)
     VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"""
-_SELECT_LIVE = f"""SELECT seq, body FROM dunning_rules_runs
+_SELECT_LIVE = f"""SELECT seq, body, event FROM dunning_rules_runs
     WHERE rule = ? AND key = ? AND {LIVE} ORDER BY seq"""
 _CANCEL = """UPDATE dunning_rules_runs
     SET status = 'cancelled', next_at = NULL, owner = NULL, lease_until = NULL, body = ?
@@ -56,11 +56,11 @@ _UPSERT_MARKER = """INSERT INTO dunning_rules_markers (rule, key, created) VALUE
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (?, ?) ON CONFLICT (version) DO NOTHING"""
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
-    (id, rule, key, status, next_at, owner, lease_until, body)
-    SELECT ?, ?, ?, ?, ?, ?, ?, ?
+    (id, rule, key, status, next_at, owner, lease_until, body, event)
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
     WHERE NOT EXISTS (
         SELECT 1 FROM dunning_rules_runs WHERE rule = ? AND key = ? AND {LIVE})"""
-_SELECT_DUE = f"""SELECT seq, body FROM dunning_rules_runs
+_SELECT_DUE = f"""SELECT seq, body, event FROM dunning_rules_runs
     WHERE {LIVE} AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
     ORDER BY next_at, id LIMIT ?"""
 _LEASE_SEQ = "UPDATE dunning_rules_runs SET owner = ?, lease_until = ? WHERE seq = ?"
@@ -221,9 +221,9 @@ class SQLiteStore:
                 return IngestResult(duplicate=True)
             cancelled = []
             for rule, key in batch.cancels:
-                for seq, body in db.execute(_SELECT_LIVE, (rule, key)).fetchall():
+                for seq, body, event in db.execute(_SELECT_LIVE, (rule, key)).fetchall():
                     done = replace(
-                        load_run(body),
+                        load_run(body, event),
                         status="cancelled",
                         next_at=None,
                         reason=batch.cancel_reason,
@@ -254,6 +254,7 @@ class SQLiteStore:
                     owner,
                     lease_until,
                     dump_run(run),
+                    dump_event(run),
                     run.rule,
                     run.key,
                 )
@@ -285,8 +286,8 @@ class SQLiteStore:
             rows = db.execute(_SELECT_DUE, (at, at, max(limit, 0))).fetchall()
             if rows:
                 until = _epoch(lease_until)
-                db.executemany(_LEASE_SEQ, [(owner, until, seq) for seq, _ in rows])
-        return [load_run(body) for _, body in rows]
+                db.executemany(_LEASE_SEQ, [(owner, until, row[0]) for row in rows])
+        return [load_run(body, event) for _, body, event in rows]
 
     def claim(
         self,
@@ -304,9 +305,9 @@ class SQLiteStore:
         with self._write() as db:
             if not db.execute(sql, args).rowcount:
                 return None
-            row = db.execute("SELECT body FROM dunning_rules_runs WHERE id = ?", (run_id,))
-            body = row.fetchone()[0]
-        return load_run(body)
+            row = db.execute("SELECT body, event FROM dunning_rules_runs WHERE id = ?", (run_id,))
+            body, event = row.fetchone()
+        return load_run(body, event)
 
     def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
         args = (
@@ -325,9 +326,9 @@ class SQLiteStore:
     def get(self, run_id: str) -> Run | None:
         with self._read() as db:
             row = db.execute(
-                "SELECT body FROM dunning_rules_runs WHERE id = ?", (run_id,)
+                "SELECT body, event FROM dunning_rules_runs WHERE id = ?", (run_id,)
             ).fetchone()
-        return load_run(row[0]) if row is not None else None
+        return load_run(*row) if row is not None else None
 
     def list_runs(
         self,
@@ -341,7 +342,7 @@ class SQLiteStore:
         count = -1 if limit is None else max(limit, 0)
         with self._read() as db:
             rows = db.execute(sql, (*args, count)).fetchall()
-        return [load_run(body) for (body,) in rows]
+        return [load_run(*row) for row in rows]
 
     def rule_definition(self, version: str) -> Mapping[str, Any] | None:
         with self._read() as db:

@@ -87,8 +87,8 @@ def test_live_runs_have_a_partial_unique_index(pg_store, admin):
     pg_store.ingest(batch("evt_1", make_run("run_1")))
     with pytest.raises(psycopg.errors.UniqueViolation, match="dunning_rules_runs_live"):
         admin.execute(
-            "INSERT INTO dunning_rules_runs (id, rule, key, status, body) "
-            "VALUES ('run_2', 'card-declined', 'in_1', 'awaiting_approval', '{}')"
+            "INSERT INTO dunning_rules_runs (id, rule, key, status, body, event) "
+            "VALUES ('run_2', 'card-declined', 'in_1', 'awaiting_approval', '{}', '{}')"
         )
 
 
