@@ -429,7 +429,12 @@ def _check_params(rule: Rule, action: Any, adapter: Any) -> list[Problem]:
         top = path[0] if path else None
         location: Location = action.param_locations.get(top, action.location)
         if error.validator == "required":
-            missing = [k for k in error.validator_value if k not in error.instance]
+            # jsonschema reports each missing key as an error of its own: name only this one.
+            missing = [
+                k
+                for k in error.validator_value
+                if k not in error.instance and error.message.startswith(f"{k!r} ")
+            ]
             message = f"{action.type} step is missing parameter {', '.join(map(repr, missing))}"
             location = action.location
         elif error.validator == "additionalProperties":

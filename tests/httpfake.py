@@ -39,7 +39,7 @@ Handler = Callable[[Request], Response]
 
 
 class FakeServer:
-    """``with FakeServer(handler) as server: server.url`` -- requests land in ``server.requests``."""
+    """``with FakeServer(handler) as server: server.url``; requests land in ``server.requests``."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler

@@ -2,10 +2,10 @@
 
 Why
     ``jmespath.compile(e).search(data)`` walks the AST dicts with one method call per node and
-    builds a ``TreeInterpreter`` on every search: about 8 us for a rule condition such as
-    ``data.object.amount_due > `50000` && data.object.currency == 'usd'``. Rules are evaluated
-    for every webhook, so :func:`compile_expression` turns the same AST into Python source,
-    compiled once with ``compile()``; the result is a plain function of the data.
+    builds a ``TreeInterpreter`` on every search: 5-8 us for a rule condition such as
+    ``data.object.amount_due > `50000` && data.object.currency == 'usd'`` (0.2 us compiled).
+    Rules are evaluated for every webhook, so :func:`compile_expression` turns the same AST
+    into Python source, compiled once with ``compile()``; the result is a plain function.
 
 How
     :mod:`._compiler_codegen` emits a few statements per AST node that leave the node's value in
@@ -21,14 +21,15 @@ How
 
     Generated code never contains text from the expression except through ``repr()`` of a
     ``str``, ``int`` or finite ``float``; every other constant is passed in the namespace.
-    Closures (one Python function per node) were measured too: they are 2-3x slower than
+    Closures (one Python function per node) were measured too: they are 1.6-1.8x slower than
     generated statements, because every node costs a call (see docs/performance.md).
 
 Batches
-    :func:`compile_batch` generates one function for many expressions (all conditions of a rule
+    :func:`compile_batch` generates one module for many expressions (all conditions of a rule
     set). Field paths from the root that several expressions read (``data``, ``data.object``,
     ``data.object.currency``...) are loaded once, at the top, before the expressions run; then each
-    expression runs inside its own ``try`` and leaves its value or its exception in the list. The
+    expression runs inside its own ``try`` and leaves its value or its exception in the list
+    (in functions of 100 expressions each, which CPython compiles in linear time). The
     same sharing happens inside one expression that reads a path twice. Loading a path early is
     invisible for JSON data; if it raises (a mapping whose ``get`` raises), the function starts
     again on the exact path: the batch evaluates expression by expression, a single expression
@@ -44,15 +45,24 @@ Differences from jmespath 1.1.0
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jmespath
 from jmespath import visitor as _jp_visitor
+from jmespath.functions import Functions
 
 from . import _compiler_runtime as _runtime
-from ._compiler_codegen import CodeGen, Namespace, UnsupportedError, count_root_paths
+from ._compiler_codegen import (
+    CodeGen,
+    Namespace,
+    Node,
+    UnsupportedError,
+    flatten_chain,
+    leading_fields,
+)
 from ._compiler_runtime import SliceStepError
 from .functions import FUNCTIONS
 
@@ -76,9 +86,9 @@ _HELPERS = (
     "not_value",
     "values",
 )
-# Python 3.11 compiles a function of this many expressions in well under a second; bigger
-# batches are split so no single code object gets huge.
-_BATCH_CHUNK = 250
+# Expressions per generated function in a batch: CPython compiles one huge function in
+# superlinear time (0.9 s for 1,000 conditions), many small ones in linear time.
+_CHUNK = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +96,54 @@ class _Compiled:
     search: Search
     fallback: bool
     source: str
-    tree: Any
+
+
+# Nodes whose children all apply to the node's own value.
+_SAME_VALUE = (
+    "comparator",
+    "and_expression",
+    "or_expression",
+    "not_expression",
+    "multi_select_list",
+    "multi_select_dict",
+    "function_expression",
+)
+_CHAINS = ("subexpression", "index_expression")
+
+
+def _root_paths(node: Node) -> Iterator[tuple[str, ...]]:
+    """Field paths that ``node`` reads from the value it is applied to."""
+    kind = node["type"]
+    if kind == "field":
+        yield (node["value"],)
+    elif kind in _CHAINS:
+        steps = flatten_chain(node)
+        names = leading_fields(steps)
+        if names:
+            yield names
+        else:
+            yield from _root_paths(steps[0])
+    elif kind in _SAME_VALUE:
+        for child in node["children"]:
+            yield from _root_paths(child)
+    elif kind == "key_val_pair" or kind in (
+        "pipe",
+        "projection",
+        "value_projection",
+        "filter_projection",
+        "flatten",
+    ):
+        yield from _root_paths(node["children"][0])
+
+
+def _count_root_paths(nodes: list[Node]) -> Counter[tuple[str, ...]]:
+    """How many times each field path from the root (and each of its prefixes) is read."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for node in nodes:
+        for path in _root_paths(node):
+            for length in range(1, len(path) + 1):
+                counts[path[:length]] += 1
+    return counts
 
 
 def _namespace(functions: Any) -> Namespace:
@@ -118,7 +175,7 @@ def _hoisting(
     space: Namespace, trees: Sequence[Any], lines: list[str]
 ) -> dict[tuple[str, ...], str]:
     """Emit the loads of root paths read more than once; return path -> variable."""
-    counts = count_root_paths(list(trees))
+    counts = _count_root_paths(list(trees))
     hoisted: dict[tuple[str, ...], str] = {}
     for path in sorted((p for p, n in counts.items() if n > 1), key=len):
         source = hoisted[path[:-1]] if len(path) > 1 else "root"
@@ -164,11 +221,11 @@ def _build(expression: str, functions: Any) -> _Compiled:
         search, source = _finish(space, "\n".join(lines) + "\n", options)
     except (UnsupportedError, RecursionError, SyntaxError, MemoryError) as exc:
         logger.debug("JMESPath expression %r is interpreted: %s", expression, exc)
-        return _Compiled(interpret, True, "", parsed.parsed)
-    return _Compiled(search, False, source, parsed.parsed)
+        return _Compiled(interpret, True, "")
+    return _Compiled(search, False, source)
 
 
-def compile_expression(expression: str, functions: Any = FUNCTIONS) -> Search:
+def compile_expression(expression: str, functions: Functions = FUNCTIONS) -> Search:
     """Compile ``expression``; the function returns what jmespath's ``search`` would return.
 
     It raises the same exception class with the same message as the interpreter (jmespath
@@ -183,38 +240,36 @@ def uses_fallback(expression: str) -> bool:
     return _build(expression, FUNCTIONS).fallback
 
 
-def _generated_source(expression: str, functions: Any = FUNCTIONS) -> str:
+def _generated_source(expression: str, functions: Functions = FUNCTIONS) -> str:
     """The Python source generated for ``expression`` ("" when it is interpreted)."""
     return _build(expression, functions).source
 
 
 def compile_batch(
-    expressions: Sequence[str], functions: Any = FUNCTIONS
+    expressions: Sequence[str], functions: Functions = FUNCTIONS
 ) -> Callable[[Any], list[Any]]:
     """Compile expressions to evaluate together: ``batch(root)[i]`` is expression i's value.
 
     Where expression i raises, element i is the exception instance (it is not raised). Root
     field paths that several expressions read are loaded once per call.
     """
-    singles = [_build(expression, functions) for expression in expressions]
-    chunks = [
-        _batch_chunk(singles[start : start + _BATCH_CHUNK], functions)
-        for start in range(0, len(singles), _BATCH_CHUNK)
-    ]
-    if len(chunks) == 1:
-        return chunks[0]
+    expressions = list(expressions)
+    trees = [jmespath.compile(expression).parsed for expression in expressions]
+    exact = _one_by_one(expressions, functions)
+    try:
+        return _batch_source(expressions, trees, functions, exact)
+    except (RecursionError, SyntaxError, MemoryError) as exc:
+        logger.debug("JMESPath batch is evaluated one by one: %s", exc)
+        return exact
+
+
+def _one_by_one(expressions: list[str], functions: Any) -> Callable[[Any], list[Any]]:
+    """The batch as a loop over compile_expression(), compiled when first needed."""
+    searches: list[Search] = []
 
     def batch(root: Any) -> list[Any]:
-        results: list[Any] = []
-        for chunk in chunks:
-            results += chunk(root)
-        return results
-
-    return batch
-
-
-def _one_by_one(searches: list[Search]) -> Callable[[Any], list[Any]]:
-    def batch(root: Any) -> list[Any]:
+        if len(searches) < len(expressions):
+            searches[:] = [compile_expression(e, functions) for e in expressions]
         results: list[Any] = []
         for search in searches:
             try:
@@ -226,43 +281,47 @@ def _one_by_one(searches: list[Search]) -> Callable[[Any], list[Any]]:
     return batch
 
 
-def _batch_chunk(singles: list[_Compiled], functions: Any) -> Callable[[Any], list[Any]]:
-    exact = _one_by_one([single.search for single in singles])
-    try:
-        return _batch_source(singles, functions, exact)
-    except (UnsupportedError, RecursionError, SyntaxError, MemoryError) as exc:
-        logger.debug("JMESPath batch is evaluated one by one: %s", exc)
-        return exact
-
-
 def _batch_source(
-    singles: list[_Compiled], functions: Any, exact: Callable[[Any], list[Any]]
+    expressions: list[str], trees: list[Any], functions: Any, exact: Callable[[Any], list[Any]]
 ) -> Callable[[Any], list[Any]]:
+    """One module: ``_main`` loads the shared paths, then calls one function per chunk."""
     options = jmespath.Options(custom_functions=functions)
     space = _namespace(functions)
     space.values["_exact"] = exact
-    trees = []
-    for position, single in enumerate(singles):
-        if single.fallback:
-            space.values[f"_interpreted{position}"] = single.search
-        else:
-            trees.append(single.tree)
     prelude: list[str] = []
     hoisted = _hoisting(space, trees, prelude)
+    shared = ", ".join(["root", "add", *hoisted.values()])
+    calls = []
+    for start in range(0, len(trees), _CHUNK):
+        name = f"_chunk{start}"
+        body = [f"def {name}({shared}):"]
+        for position in range(start, min(start + _CHUNK, len(trees))):
+            body += ["    try:", *_batch_item(space, hoisted, expressions, trees, position)]
+            body += ["    except Exception as exc:", "        add(exc)"]
+        space.defs.append("\n".join(body) + "\n")
+        calls.append(f"    {name}({shared})")
     lines = ["def _main(root):"]
     if prelude:
         lines += ["    try:", *prelude, "    except Exception:", "        return _exact(root)"]
-    lines += ["    out = []", "    add = out.append"]
-    compiled = iter(trees)
-    for position, single in enumerate(singles):
-        lines.append("    try:")
-        if single.fallback:
-            lines.append(f"        add(_interpreted{position}(root))")
-        else:
-            gen = CodeGen(space, indent=2, hoisted=hoisted)
-            result = gen.gen(next(compiled), "root", root=True)
-            lines += [*gen.lines, f"        add({result})"]
-        lines += ["    except Exception as exc:", "        add(exc)"]
-    lines.append("    return out")
+    lines += ["    out = []", "    add = out.append", *calls, "    return out"]
     search, _ = _finish(space, "\n".join(lines) + "\n", options)
     return search
+
+
+def _batch_item(
+    space: Namespace,
+    hoisted: dict[tuple[str, ...], str],
+    expressions: list[str],
+    trees: list[Any],
+    position: int,
+) -> list[str]:
+    """The statements that append expression ``position``'s value to the batch's list."""
+    gen = CodeGen(space, indent=2, hoisted=hoisted)
+    try:
+        result = gen.gen(trees[position], "root", root=True)
+    except (UnsupportedError, RecursionError) as exc:
+        logger.debug("JMESPath expression %r is interpreted: %s", expressions[position], exc)
+        name = f"_interpreted{position}"
+        space.values[name] = _build(expressions[position], space.functions).search
+        return [f"        add({name}(root))"]
+    return [*gen.lines, f"        add({result})"]

@@ -14,34 +14,34 @@ and every other literal value is passed in the namespace under a generated name.
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from jmespath import functions as _jp_functions
 
-__all__ = ["CodeGen", "Namespace", "UnsupportedError", "count_root_paths", "flatten_chain"]
+__all__ = [
+    "CodeGen",
+    "Namespace",
+    "Node",
+    "UnsupportedError",
+    "flatten_chain",
+    "leading_fields",
+]
 
 Node = Mapping[str, Any]
 
-# Deeper than this, a projection body or an ``||`` operand moves into a function of its own, so
-# the generated code stays far from CPython's limits (20 nested loops, 100 indentation levels).
+# Deeper than this, a node moves into a function of its own, so the generated code stays far
+# from CPython's limits (20 nested blocks, 100 indentation levels).
 _MAX_LOOPS = 8
 _MAX_INDENT = 40
 
 _CHAINS = ("subexpression", "index_expression")
-# Nodes whose children all apply to the node's own value.
-_SAME_VALUE = (
-    "comparator",
-    "and_expression",
-    "or_expression",
-    "not_expression",
-    "multi_select_list",
-    "multi_select_dict",
-    "function_expression",
-)
-_ORDERING = {"lt": ("<", "cmp_lt"), "gt": (">", "cmp_gt"), "lte": ("<=", "cmp_le")}
-_ORDERING["gte"] = (">=", "cmp_ge")
+_ORDERING = {
+    "lt": ("<", "cmp_lt"),
+    "gt": (">", "cmp_gt"),
+    "lte": ("<=", "cmp_le"),
+    "gte": (">=", "cmp_ge"),
+}
 _NUMBER_GUARD = "(type({0}) is int or type({0}) is float)"
 # jmespath type names -> the exact Python types that pass its check (by type name).
 _GUARDS = {
@@ -52,6 +52,16 @@ _GUARDS = {
     "boolean": "type({0}) is bool",
     "null": "{0} is None",
     "expref": "type({0}) is _Expression",
+}
+# Python types of JSON literals -> the jmespath type name that accepts them.
+_LITERAL_TYPES = {
+    str: "string",
+    int: "number",
+    float: "number",
+    list: "array",
+    dict: "object",
+    bool: "boolean",
+    type(None): "null",
 }
 # The methods that check a function's arguments; where a Functions object keeps jmespath's own,
 # a call whose argument types are known to pass can skip the check (same function, same result).
@@ -79,48 +89,14 @@ def flatten_chain(node: Node) -> list[Node]:
     return steps
 
 
-def _leading_fields(steps: list[Node]) -> tuple[str, ...]:
+def leading_fields(steps: list[Node]) -> tuple[str, ...]:
+    """The field names a chain starts with: ``data, object`` of ``data.object.x[0]``."""
     names: list[str] = []
     for step in steps:
         if step["type"] != "field":
             break
         names.append(step["value"])
     return tuple(names)
-
-
-def _root_paths(node: Node) -> Iterator[tuple[str, ...]]:
-    """Field paths that ``node`` reads from the value it is applied to."""
-    kind = node["type"]
-    if kind == "field":
-        yield (node["value"],)
-    elif kind in _CHAINS:
-        steps = flatten_chain(node)
-        names = _leading_fields(steps)
-        if names:
-            yield names
-        else:
-            yield from _root_paths(steps[0])
-    elif kind in _SAME_VALUE:
-        for child in node["children"]:
-            yield from _root_paths(child)
-    elif kind == "key_val_pair" or kind in (
-        "pipe",
-        "projection",
-        "value_projection",
-        "filter_projection",
-        "flatten",
-    ):
-        yield from _root_paths(node["children"][0])
-
-
-def count_root_paths(nodes: list[Node]) -> Counter[tuple[str, ...]]:
-    """How many times each field path from the root (and each of its prefixes) is read."""
-    counts: Counter[tuple[str, ...]] = Counter()
-    for node in nodes:
-        for path in _root_paths(node):
-            for length in range(1, len(path) + 1):
-                counts[path[:length]] += 1
-    return counts
 
 
 class Namespace:
@@ -228,6 +204,14 @@ class CodeGen:
         self.emit(f"{out} = {self.space.const(node['value'])}")
         return out
 
+    def operand(self, node: Node, cur: str, root: bool) -> str:
+        """Like :meth:`gen`, but a plain literal stays inline (for ``==``, ``<`` and calls)."""
+        if node["type"] == "literal":
+            text = self.space.const(node["value"])
+            if text[0] in "('\"":  # a str or number literal, never next to ``is`` here
+                return text
+        return self.gen(node, cur, root)
+
     def _gen_current(self, node: Node, cur: str, root: bool) -> str:
         return cur
 
@@ -254,7 +238,7 @@ class CodeGen:
         steps = flatten_chain(node)
         start = 0
         if root:
-            names = _leading_fields(steps)
+            names = leading_fields(steps)
             for length in range(len(names), 0, -1):
                 if names[:length] in self.hoisted:
                     cur, start = self.hoisted[names[:length]], length
@@ -400,10 +384,10 @@ class CodeGen:
         name = node["value"]
         if type(name) is not str:
             raise UnsupportedError("function name")
-        args = [self.gen(child, cur, root) for child in node["children"]]
+        args = [self.operand(child, cur, root) for child in node["children"]]
         out = self.temp()
         slow = f"call({name!r}, [{', '.join(args)}])"
-        fast = self._direct_call(name, args)
+        fast = self._direct_call(name, args, node["children"])
         if fast is None:
             self.emit(f"{out} = {slow}")
         elif fast[1]:
@@ -412,8 +396,12 @@ class CodeGen:
             self.emit(f"{out} = {fast[0]}")
         return out
 
-    def _direct_call(self, name: str, args: list[str]) -> tuple[str, str] | None:
-        """A call that skips the argument check, and the guard proving the check would pass."""
+    def _direct_call(self, name: str, args: list[str], nodes: list[Node]) -> tuple[str, str] | None:
+        """A call that skips the argument check, and the guard proving the check would pass.
+
+        The guard tests each checked argument's exact type at run time; a literal argument is
+        tested here, once.
+        """
         table = self.space.table
         spec = table.get(name) if table is not None else None
         if spec is None:
@@ -423,12 +411,18 @@ class CodeGen:
         if len(args) < len(signature) or (len(args) > len(signature) and not variadic):
             return None
         guards = []
-        for arg, spec_arg in zip(args[: len(signature)], signature, strict=True):
+        for arg, node, spec_arg in zip(args, nodes, signature, strict=False):
             kinds = spec_arg["types"]
             if not kinds:
                 continue
             if any(kind not in _GUARDS for kind in kinds):
                 return None
+            if node["type"] == "literal":
+                if type(node["value"]) not in _LITERAL_TYPES or not any(
+                    _LITERAL_TYPES[type(node["value"])] == kind for kind in kinds
+                ):
+                    return None  # the check would fail (or is not simple): call_function raises
+                continue
             guards.append("(" + " or ".join(_GUARDS[kind].format(arg) for kind in kinds) + ")")
         function = self.space.name("fn")
         self.space.values[function] = spec["function"]
@@ -467,8 +461,8 @@ class CodeGen:
     def _gen_comparator(self, node: Node, cur: str, root: bool) -> str:
         operation = node["value"]
         left_node, right_node = node["children"]
-        left = self.gen(left_node, cur, root)
-        right = self.gen(right_node, cur, root)
+        left = self.operand(left_node, cur, root)
+        right = self.operand(right_node, cur, root)
         out = self.temp()
         if operation in ("eq", "ne"):
             test = self._equality(left_node, right_node, left, right)

@@ -21,6 +21,7 @@ import jmespath
 from jmespath import exceptions as jp_errors
 
 from ..errors import ExpressionError
+from . import _compiler
 from .functions import FUNCTIONS
 
 __all__ = [
@@ -148,7 +149,7 @@ def compile_expression(expression: str) -> Expression:
     except jp_errors.ParseError as exc:
         message = exc.msg if exc.msg != jp_errors.ParseError._ERROR_MESSAGE else "invalid syntax"
         token = exc.token_value
-        if exc.token_type == "EOF":
+        if isinstance(exc, jp_errors.IncompleteExpressionError) or exc.token_type == "eof":
             detail = f"{message}: the expression ends too early"
         else:
             detail = f"{message} at {token!r}" if token not in (None, "") else message
@@ -162,13 +163,7 @@ def compile_expression(expression: str) -> Expression:
 
 
 def _compile(expression: str) -> Callable[[Any], Any]:
-    try:
-        from ._compiler import compile_expression as compile_to_python
-    except ImportError:  # TEMPORARY until the compiler lands
-        options = jmespath.Options(custom_functions=FUNCTIONS)
-        compiled = jmespath.compile(expression)
-        return lambda data: compiled.search(data, options=options)
-    return compile_to_python(expression, FUNCTIONS)
+    return _compiler.compile_expression(expression, FUNCTIONS)
 
 
 # A condition's raw form in a rule file: a string, or {all|any: [...]}, {not: ...}.

@@ -216,8 +216,9 @@ class _Builder:
             if not isinstance(raw, dict):
                 continue
             # A rule that failed the schema is still compiled, to report its expressions too.
-            rule = self.compile_rule(raw, ("rules", index), source, len(self.rules))
-            if rule is not None and ("rules", index) not in invalid:
+            valid = ("rules", index) not in invalid
+            rule = self.compile_rule(raw, ("rules", index), source, len(self.rules), valid=valid)
+            if rule is not None:
                 self.rules.append(rule)
 
     def merge_settings(self, settings: Any) -> None:
@@ -280,7 +281,13 @@ class _Builder:
     # -- rules ----------------------------------------------------------------------------
 
     def compile_rule(
-        self, raw: dict[str, Any], base: JsonPath, source: SourceMap, order: int
+        self,
+        raw: dict[str, Any],
+        base: JsonPath,
+        source: SourceMap,
+        order: int,
+        *,
+        valid: bool = True,
     ) -> Rule | None:
         name = raw.get("name")
         if not isinstance(name, str):
@@ -314,7 +321,7 @@ class _Builder:
                     )
                 seen_ids[spec.id] = index
             actions.append(spec)
-        if len(self.problems) > before or key is None:
+        if len(self.problems) > before or key is None or not valid:
             return None
         return Rule(
             name=name,
@@ -444,7 +451,12 @@ def _explain(error: Any) -> list[tuple[JsonPath, str, bool]]:
     validator = error.validator
     instance = error.instance
     if validator == "required":
-        missing = [k for k in error.validator_value if k not in instance]
+        # jsonschema reports each missing key as an error of its own: name only this one.
+        missing = [
+            k
+            for k in error.validator_value
+            if k not in instance and error.message.startswith(f"{k!r} ")
+        ]
         return [(path, f"missing required key {k!r}", False) for k in missing]
     if validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -490,6 +502,9 @@ def _explain(error: Any) -> list[tuple[JsonPath, str, bool]]:
                 False,
             )
         ]
+    if validator == "anyOf" and error.context:
+        # A duration or a placeholder: the duration's own message says how to write one.
+        return _explain(error.context[0])
     if validator == "oneOf" and error.context:
         # An event type or a list of them: report the deepest reason.
         best = max(error.context, key=lambda e: len(e.absolute_path))

@@ -182,10 +182,33 @@ def _problem(source: SourceMap, node: Node, message: str, json_path: JsonPath) -
     )
 
 
+def _construct(loader: _Loader, node: ScalarNode) -> tuple[Any, str | None]:
+    """A scalar's value, or its text and a problem where its tag cannot read it.
+
+    PyYAML's constructors fail with plain errors on explicitly tagged values they cannot read
+    (``!!int x``, ``!!bool``, ``!!timestamp x``), and with a YAMLError on unknown tags.
+    """
+    try:
+        return loader.construct_object(node), None
+    except yaml.YAMLError as exc:
+        return node.value, f"invalid value: {exc}"
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        tag = node.tag.rsplit(":", 1)[-1]
+        return node.value, f"invalid value: {node.value!r} is not a valid !!{tag}"
+
+
 def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap, list[Problem]]:
     """Parse one YAML document; return its data, its source map and the problems found."""
     source = SourceMap(path, text)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # control characters, found before parsing starts
+        problem = Problem(
+            location=source.at_index(exc.position),
+            json_path="$",
+            message=f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}",
+        )
+        return None, source, [problem]
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -225,11 +248,10 @@ def _build(
 ) -> Any:
     source._add(json_path, node, key_node)
     if isinstance(node, ScalarNode):
-        try:
-            return loader.construct_object(node)
-        except yaml.YAMLError as exc:
-            problems.append(_problem(source, node, f"invalid value: {exc}", json_path))
-            return node.value
+        value, problem = _construct(loader, node)
+        if problem is not None:
+            problems.append(_problem(source, node, problem, json_path))
+        return value
     if isinstance(node, SequenceNode):
         return [
             _build(item, (*json_path, i), None, loader, source, problems)
@@ -245,7 +267,9 @@ def _build(
             if not isinstance(k_node, ScalarNode):
                 problems.append(_problem(source, k_node, "keys must be strings", json_path))
                 continue
-            key = loader.construct_object(k_node)
+            key, problem = _construct(loader, k_node)
+            if problem is not None:
+                problems.append(_problem(source, k_node, problem, json_path))
             if not isinstance(key, str):
                 # YAML 1.2: `1: x` has an integer key; rule files want strings, keep the text.
                 key = k_node.value

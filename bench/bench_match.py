@@ -1,0 +1,399 @@
+"""Benchmark: which of N rules match a Stripe ``invoice.payment_failed`` event, by engine.
+
+    python bench/bench_match.py            # N = 10, 100, 1000; about a minute and a half
+    python bench/bench_match.py --quick    # the same table with fewer events; under 20 s
+
+Every rule is 2-3 comparisons on the event (amount_due, currency, attempt_count,
+metadata.plan, the customer_email domain), joined with "and", drawn with a fixed seed. The
+events are 1,000 variations of the fixture event (fixed seed too). The engines:
+
+- ``jmespath loop``: a bare loop of precompiled ``jmespath`` expressions (the 1.0x baseline);
+- ``compiled``: the same loop over ``dunning_rules.rules._compiler.compile_expression``;
+- ``compiled batch``: one ``compile_batch`` function for all conditions;
+- ``Engine.simulate``: ``dunning_rules.Engine(load_rules(yaml)).simulate(event)``, the whole
+  library path (rules with ``on: invoice.payment_failed``, ``when:`` and one slack action);
+- ``python lambdas``: hand-written Python, one lambda per rule that walks the dict itself;
+- ``business-rules`` (``business_rules``) and ``zen-engine`` (``zen``, one compiled expression
+  that returns the list of all conditions, its fastest path) when they are installed.
+
+Before timing, every engine must find the same matching rules for every event; the script
+prints the number of mismatches and exits 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jmespath
+
+from dunning_rules.rules._compiler import compile_batch, compile_expression
+from dunning_rules.rules.functions import FUNCTIONS
+
+BASE_EVENT = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "fixtures"
+    / "stripe"
+    / "events"
+    / "invoice.payment_failed.json"
+)
+if not BASE_EVENT.exists():
+    BASE_EVENT = (
+        Path(__file__).resolve().parents[1] / "examples" / "events" / "invoice.payment_failed.json"
+    )
+SEED = 20240917
+SIZES = (10, 100, 1000)
+CURRENCIES = ("usd", "eur", "gbp", "jpy", "chf")
+DOMAINS = ("example.com", "gmail.com", "acme.io", "corp.de", "yahoo.co.jp")
+PLANS = ("basic", "pro", "enterprise")
+NUMBER_OPS = (">", ">=", "<", "<=")
+BR_OPS = {
+    ">": "greater_than",
+    ">=": "greater_than_or_equal_to",
+    "<": "less_than",
+    "<=": "less_than_or_equal_to",
+    "==": "equal_to",
+}
+OPTIONS = jmespath.Options(custom_functions=FUNCTIONS)
+
+Match = Callable[[dict[str, Any]], list[int]]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison of a rule: ``field op value``, in every engine's syntax."""
+
+    field: str  # amount_due | attempt_count | currency | plan | domain
+    op: str
+    value: Any
+
+    def jmespath(self) -> str:
+        if self.field == "domain":
+            return f"ends_with(data.object.customer_email, '@{self.value}')"
+        if self.field == "plan":
+            return f"data.object.metadata.plan == '{self.value}'"
+        if self.field == "currency":
+            return f"data.object.currency == '{self.value}'"
+        return f"data.object.{self.field} {self.op} `{self.value}`"
+
+    def python(self) -> str:
+        if self.field == "domain":
+            return f'e["data"]["object"]["customer_email"].endswith({"@" + self.value!r})'
+        if self.field == "plan":
+            return f'(e["data"]["object"].get("metadata") or {{}}).get("plan") == {self.value!r}'
+        return f'e["data"]["object"][{self.field!r}] {self.op} {self.value!r}'
+
+    def zen(self) -> str:
+        if self.field == "domain":
+            return f"endsWith(data.object.customer_email, '@{self.value}')"
+        if self.field == "plan":
+            return f"data.object.metadata.plan == '{self.value}'"
+        if self.field == "currency":
+            return f"data.object.currency == '{self.value}'"
+        return f"data.object.{self.field} {self.op} {self.value}"
+
+    def business_rules(self) -> dict[str, Any]:
+        if self.field == "domain":
+            return {"name": "customer_email", "operator": "ends_with", "value": "@" + self.value}
+        return {"name": self.field, "operator": BR_OPS[self.op], "value": self.value}
+
+
+def make_rules(count: int, rng: random.Random) -> list[list[Comparison]]:
+    rules = []
+    for _ in range(count):
+        fields = rng.sample(["amount_due", "attempt_count", "currency", "plan", "domain"], 3)
+        comparisons = []
+        for name in fields[: rng.choice((2, 3))]:
+            if name == "amount_due":
+                value: Any = rng.choice((500, 1000, 2000, 5000, 10000, 50000, 100000))
+                comparisons.append(Comparison(name, rng.choice(NUMBER_OPS), value))
+            elif name == "attempt_count":
+                comparisons.append(Comparison(name, rng.choice(NUMBER_OPS), rng.randint(1, 4)))
+            elif name == "currency":
+                comparisons.append(Comparison(name, "==", rng.choice(CURRENCIES)))
+            elif name == "plan":
+                comparisons.append(Comparison(name, "==", rng.choice(PLANS)))
+            else:
+                comparisons.append(Comparison(name, "ends_with", rng.choice(DOMAINS)))
+        rules.append(comparisons)
+    return rules
+
+
+def make_events(count: int, rng: random.Random, base: dict[str, Any]) -> list[dict[str, Any]]:
+    events = []
+    for number in range(count):
+        event = copy.deepcopy(base)
+        event["id"] = f"evt_bench_{number:05d}"
+        invoice = event["data"]["object"]
+        invoice["id"] = f"in_bench_{number:05d}"
+        invoice["amount_due"] = rng.choice((0, 99, 500, 1000, 1999, 5000, 25000, 99999, 250000))
+        invoice["currency"] = rng.choice(CURRENCIES)
+        invoice["attempt_count"] = rng.randint(0, 5)
+        user = f"user{rng.randint(1, 9999)}"
+        invoice["customer_email"] = f"{user}@{rng.choice(DOMAINS)}"
+        plan = rng.choice((None, *PLANS))
+        invoice["metadata"] = {} if plan is None else {"plan": plan, "seats": rng.randint(1, 50)}
+        events.append(event)
+    return events
+
+
+def is_true(value: Any) -> bool:
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+# -- engines --------------------------------------------------------------------------------------
+
+
+def jmespath_loop(rules: list[list[Comparison]]) -> Match:
+    parsed = [jmespath.compile(" && ".join(c.jmespath() for c in rule)) for rule in rules]
+
+    def match(event: dict[str, Any]) -> list[int]:
+        hits = []
+        for i, p in enumerate(parsed):
+            value = p.search(event, options=OPTIONS)
+            if value is True or (value is not False and is_true(value)):
+                hits.append(i)
+        return hits
+
+    return match
+
+
+def compiled_loop(rules: list[list[Comparison]]) -> Match:
+    searches = [compile_expression(" && ".join(c.jmespath() for c in rule)) for rule in rules]
+
+    def match(event: dict[str, Any]) -> list[int]:
+        hits = []
+        for i, search in enumerate(searches):
+            value = search(event)
+            if value is True or (value is not False and is_true(value)):
+                hits.append(i)
+        return hits
+
+    return match
+
+
+def compiled_batch(rules: list[list[Comparison]]) -> Match:
+    batch = compile_batch([" && ".join(c.jmespath() for c in rule) for rule in rules])
+
+    def match(event: dict[str, Any]) -> list[int]:
+        # Conditions are mostly true/false: test those first; an exception counts as false.
+        return [
+            i
+            for i, value in enumerate(batch(event))
+            if value is True
+            or (
+                value is not False
+                and value is not None
+                and not isinstance(value, Exception)
+                and is_true(value)
+            )
+        ]
+
+    return match
+
+
+def engine_simulate(rules: list[list[Comparison]]) -> Match:
+    import dunning_rules  # the engine: imported here so the other columns run without it
+
+    lines = ["version: 1", "rules:"]
+    for number, rule in enumerate(rules):
+        condition = " && ".join(c.jmespath() for c in rule)
+        lines += [
+            f"  - name: r{number:04d}",
+            "    on: invoice.payment_failed",
+            f"    when: {json.dumps(condition)}",
+            '    actions: [{type: slack, channel: "#x", text: "hi"}]',
+        ]
+    engine = dunning_rules.Engine(dunning_rules.load_rules("\n".join(lines) + "\n"))
+
+    def match(event: dict[str, Any]) -> list[int]:
+        return sorted(int(name[1:]) for name in engine.simulate(event).matched)
+
+    return match
+
+
+def python_lambdas(rules: list[list[Comparison]]) -> Match:
+    tests = [eval("lambda e: " + " and ".join(c.python() for c in rule)) for rule in rules]
+
+    def match(event: dict[str, Any]) -> list[int]:
+        return [i for i, test in enumerate(tests) if test(event)]
+
+    return match
+
+
+def business_rules_engine(rules: list[list[Comparison]]) -> Match:
+    from business_rules import run_all
+    from business_rules.actions import BaseActions, rule_action
+    from business_rules.fields import FIELD_NUMERIC
+    from business_rules.variables import (
+        BaseVariables,
+        numeric_rule_variable,
+        string_rule_variable,
+    )
+
+    class Invoice(BaseVariables):  # type: ignore[misc]
+        def __init__(self, event: dict[str, Any]) -> None:
+            self.invoice = event["data"]["object"]
+
+        @numeric_rule_variable  # type: ignore[untyped-decorator]
+        def amount_due(self) -> Any:
+            return self.invoice["amount_due"]
+
+        @numeric_rule_variable  # type: ignore[untyped-decorator]
+        def attempt_count(self) -> Any:
+            return self.invoice["attempt_count"]
+
+        @string_rule_variable  # type: ignore[untyped-decorator]
+        def currency(self) -> Any:
+            return self.invoice["currency"]
+
+        @string_rule_variable  # type: ignore[untyped-decorator]
+        def plan(self) -> Any:
+            return (self.invoice.get("metadata") or {}).get("plan")
+
+        @string_rule_variable  # type: ignore[untyped-decorator]
+        def customer_email(self) -> Any:
+            return self.invoice["customer_email"]
+
+    class Collect(BaseActions):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.hits: list[int] = []
+
+        @rule_action(params={"rule": FIELD_NUMERIC})  # type: ignore[untyped-decorator]
+        def matched(self, rule: int) -> None:
+            self.hits.append(rule)
+
+    rule_list = [
+        {
+            "conditions": {"all": [c.business_rules() for c in rule]},
+            "actions": [{"name": "matched", "params": {"rule": number}}],
+        }
+        for number, rule in enumerate(rules)
+    ]
+
+    def match(event: dict[str, Any]) -> list[int]:
+        actions = Collect()
+        run_all(
+            rule_list=rule_list,
+            defined_variables=Invoice(event),
+            defined_actions=actions,
+            stop_on_first_trigger=False,
+        )
+        return sorted(int(hit) for hit in actions.hits)
+
+    return match
+
+
+def zen_engine(rules: list[list[Comparison]]) -> Match:
+    import zen
+
+    source = "[" + ", ".join(" and ".join(c.zen() for c in rule) for rule in rules) + "]"
+    expression = zen.compile_expression(source)
+
+    def match(event: dict[str, Any]) -> list[int]:
+        return [i for i, hit in enumerate(expression.evaluate(event)) if hit is True]
+
+    return match
+
+
+ENGINES: list[tuple[str, Callable[[list[list[Comparison]]], Match], str | None]] = [
+    ("jmespath loop", jmespath_loop, None),
+    ("compiled", compiled_loop, None),
+    ("compiled batch", compiled_batch, None),
+    ("Engine.simulate", engine_simulate, "dunning_rules"),
+    ("python lambdas", python_lambdas, None),
+    ("business-rules", business_rules_engine, "business_rules"),
+    ("zen-engine", zen_engine, "zen"),
+]
+
+
+# -- measuring ------------------------------------------------------------------------------------
+
+
+def available(module: str | None) -> str | None:
+    """None when ``module`` imports (or no module is needed), else why not."""
+    if module is None:
+        return None
+    try:
+        __import__(module)
+        if module == "dunning_rules":
+            from dunning_rules import Engine, load_rules  # noqa: F401
+    except ImportError as exc:
+        return str(exc)
+    return None
+
+
+def events_per_second(match: Match, events: Sequence[dict[str, Any]], budget: float) -> float:
+    """The best of three rounds of ``budget / 3`` seconds each (the machine may be shared)."""
+    match(events[0])  # warm up
+    best, done = 0.0, 0
+    for _ in range(3):
+        count, start = 0, time.perf_counter()
+        while True:
+            offset = done % len(events)
+            for event in events[offset : offset + 25]:
+                match(event)
+                count += 1
+            done += 25
+            elapsed = time.perf_counter() - start
+            if elapsed >= budget / 3:
+                break
+        best = max(best, count / elapsed)
+    return best
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer events, shorter timings")
+    parser.add_argument("--event", type=Path, default=BASE_EVENT, help="the base event JSON")
+    args = parser.parse_args(argv)
+    check_count, budget = (150, 0.12) if args.quick else (1000, 0.8)
+
+    rng = random.Random(SEED)
+    events = make_events(1000, rng, json.loads(args.event.read_text(encoding="utf-8")))
+    engines = []
+    for name, build, module in ENGINES:
+        missing = available(module)
+        if missing is None:
+            engines.append((name, build))
+        else:
+            print(f"note: {name} skipped ({missing})")
+
+    rows: list[tuple[str, int, float, float]] = []
+    mismatches = 0
+    for size in SIZES:
+        rules = make_rules(size, random.Random(SEED + size))
+        built = [(name, build(rules)) for name, build in engines]
+        expected = [built[0][1](event) for event in events[:check_count]]
+        for name, match in built[1:]:
+            wrong = sum(match(e) != want for e, want in zip(events, expected, strict=False))
+            if wrong:
+                print(f"MISMATCH: {name} disagrees on {wrong} of {check_count} events (N={size})")
+            mismatches += wrong
+        matched = sum(len(m) for m in expected) / len(expected)
+        print(f"N={size}: {matched:.1f} rules match an event on average")
+        baseline = 0.0
+        for name, match in built:
+            rate = events_per_second(match, events, budget)
+            baseline = baseline or rate
+            rows.append((name, size, rate, rate / baseline))
+
+    checked = check_count * len(SIZES) * (len(engines) - 1)
+    print(f"\nmismatches: {mismatches} (of {checked} engine/event checks)\n")
+    print(f"{'engine':<16} {'N':>5} {'events/s':>12} {'vs jmespath':>12}")
+    for name, size, rate, ratio in rows:
+        print(f"{name:<16} {size:>5} {rate:>12,.0f} {ratio:>11.1f}x")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""The ``dunning-rules`` command: validate, simulate and schema, with click's exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dunning_rules.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = str(ROOT / "examples" / "smart_dunning.yaml")
+EVENTS = ROOT / "examples" / "events"
+SCHEMA = ROOT / "schemas" / "rules.schema.json"
+AT = "2026-01-01T00:00:00Z"
+
+
+def run(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(args), out=out)
+    return code, out.getvalue()
+
+
+BAD_RULES = """\
+version: 1
+rules:
+  - name: a
+    on: invoice.payment_failed
+    when: "data.object.amount_due > > `1`"
+    actions: [{type: wait, duration: 2 days}]
+"""
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+
+def test_validate_the_example_exits_0(capsys):
+    """validate on the example prints a summary and exits 0, with nothing on stderr."""
+    code, out = run("validate", EXAMPLE)
+    assert (code, out) == (0, "ok: 2 rules in 1 file\n")
+    assert capsys.readouterr().err == ""
+
+
+def test_validate_several_files_counts_them(tmp_path):
+    """validate counts the rules of every file it is given."""
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        "version: 1\nrules:\n"
+        "  - {name: x, on: invoice.paid, actions: [{type: wait, duration: 1d}]}\n",
+        encoding="utf-8",
+    )
+    assert run("validate", EXAMPLE, str(other)) == (0, "ok: 3 rules in 2 files\n")
+
+
+def test_validate_a_bad_file_prints_every_problem_and_exits_1(tmp_path, capsys):
+    """validate on a bad file prints every problem, carets included, to stderr; exit 1."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_RULES, encoding="utf-8")
+    code, out = run("validate", str(path))
+    assert (code, out) == (1, "")
+    assert capsys.readouterr().err == (
+        f"{path}:5:37: $.rules[0].when: rule 'a': invalid expression: invalid token at '>'\n"
+        '        when: "data.object.amount_due > > `1`"\n'
+        "                                        ^\n"
+        f"{path}:6:38: $.rules[0].actions[0].duration: rule 'a': not a duration: '2 days' "
+        "(use a number and s, m, h, d or w: '3d')\n"
+        "2 problems found\n"
+    )
+
+
+def test_validate_a_missing_file_exits_1(tmp_path, capsys):
+    """validate on a file that does not exist reports it and exits 1."""
+    missing = tmp_path / "missing.yaml"
+    assert run("validate", str(missing)) == (1, "")
+    assert capsys.readouterr().err == (
+        f"{missing}:1:1: $: cannot read the file: No such file or directory\n1 problem found\n"
+    )
+
+
+def test_validate_an_unknown_step_type_exits_1(tmp_path, capsys):
+    """validate builds the engine, so a step type without adapter is a problem too."""
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        "version: 1\nrules:\n  - {name: a, on: invoice.paid, actions: [{type: emial}]}\n",
+        encoding="utf-8",
+    )
+    assert run("validate", str(path)) == (1, "")
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"{path}:3:43: $.rules[0].actions[0].type: rule 'a': "
+        "no adapter for step type 'emial' (did you mean 'email'?)"
+    )
+    assert err.endswith("\n1 problem found\n")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["validate"], ["simulate", EXAMPLE], ["frobnicate"]],
+    ids=["no-command", "validate-no-files", "simulate-no-event", "unknown-command"],
+)
+def test_bad_usage_exits_2(args, capsys):
+    """A missing command, file or option exits 2 with argparse's usage on stderr."""
+    code, out = run(*args)
+    assert (code, out) == (2, "")
+    assert "usage: dunning-rules" in capsys.readouterr().err
+
+
+# --- simulate ----------------------------------------------------------------------------------
+
+
+def test_simulate_prints_the_plan_as_a_table():
+    """simulate prints the event, each run with its status, and a table of its steps."""
+    code, out = run(
+        "simulate", EXAMPLE, "--event", str(EVENTS / "invoice.payment_failed.vip.json"), "--at", AT
+    )
+    assert code == 0
+    assert out == (
+        "event evt_1PgdA1B7WZ01zgkWdunnVIP1 (invoice.payment_failed)\n"
+        "\n"
+        "run 1: rule vip-card-declined  key in_1PgdVIPB7WZ01zgkWvip0001  -> completed\n"
+        "  #  step             status   params\n"
+        "  0  slack            planned  channel=#billing-vip  text=URGENT: VIP customer Globex "
+        "Corporation (ap@globex.example) failed to…\n"
+        "  1  ticket (ticket)  planned  provider=asana  project=1200000000000001  "
+        "title=Call Globex Corporation: payment of $750.00 failed  "
+        "body=Invoice: https://invoice.stripe.com/i/acct_TEST/test_PLACEHOLDER Cust…\n"
+    )
+
+
+def test_simulate_shows_when_a_run_would_wait():
+    """A run that would wait shows until when, from the --at clock."""
+    code, out = run(
+        "simulate", EXAMPLE, "--event", str(EVENTS / "invoice.payment_failed.json"), "--at", AT
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[2] == (
+        "run 1: rule standard-card-declined  key in_1Pgc6tB7WZ01zgkWu9fdqL6I  "
+        "-> waiting until 2026-01-04T00:00:00+00:00"
+    )
+    assert [line.split()[1] for line in lines[4:]] == [
+        "stripe.invoice",
+        "guard",
+        "llm",
+        "email",
+        "wait",
+        "stripe.invoice",
+        "guard",
+        "sms",
+    ]
+
+
+def test_simulate_says_when_nothing_matched():
+    """An event that no rule matches prints 'no rule matched'."""
+    code, out = run("simulate", EXAMPLE, "--event", str(EVENTS / "invoice.paid.json"))
+    assert (code, out) == (
+        0,
+        "event evt_1PgdA1B7WZ01zgkWdunn0003 (invoice.paid)\nno rule matched\n",
+    )
+
+
+def test_simulate_json_prints_the_outcome():
+    """--json prints the Outcome as JSON, every step with its rendered params."""
+    code, out = run(
+        "simulate",
+        EXAMPLE,
+        "--event",
+        str(EVENTS / "invoice.payment_failed.vip.json"),
+        "--json",
+        "--at",
+        AT,
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["event_id"] == "evt_1PgdA1B7WZ01zgkWdunnVIP1"
+    assert data["duplicate"] is False
+    assert data["matched"] == ["vip-card-declined"]
+    assert data["warnings"] == []
+    [run_] = data["runs"]
+    assert (run_["rule"], run_["status"], run_["next_at"]) == (
+        "vip-card-declined",
+        "completed",
+        None,
+    )
+    assert [(s["type"], s["status"]) for s in data["actions"]] == [
+        ("slack", "planned"),
+        ("ticket", "planned"),
+    ]
+    assert data["actions"][0]["params"] == {
+        "channel": "#billing-vip",
+        "text": "URGENT: VIP customer Globex Corporation (ap@globex.example) failed to pay "
+        "$750.00 for invoice 7FE1103-0001 (attempt 1).",
+    }
+
+
+def test_simulate_json_writes_datetimes_as_iso_text():
+    """--json writes a waiting run's next_at as ISO 8601 text."""
+    code, out = run(
+        "simulate",
+        EXAMPLE,
+        "--event",
+        str(EVENTS / "invoice.payment_failed.json"),
+        "--json",
+        "--at",
+        AT,
+    )
+    assert code == 0
+    assert json.loads(out)["runs"][0]["next_at"] == "2026-01-04T00:00:00+00:00"
+
+
+def test_simulate_a_missing_event_file_exits_2(tmp_path, capsys):
+    """An --event file that does not exist is bad usage: exit 2."""
+    missing = tmp_path / "nope.json"
+    assert run("simulate", EXAMPLE, "--event", str(missing)) == (2, "")
+    assert capsys.readouterr().err == (
+        f"dunning-rules: error: cannot read --event {missing}: No such file or directory\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", "a Stripe event is a mapping, not list"),
+        ('{"id": "evt_1", "data": {"object": {}}}', "event 'evt_1' needs a string 'type'"),
+        ('{"id": 5, "type": "x", "data": {"object": {}}}', "a Stripe event needs a string 'id'"),
+    ],
+    ids=["list", "no-type", "number-id"],
+)
+def test_simulate_an_event_that_is_not_a_stripe_event_exits_2(tmp_path, capsys, content, message):
+    """An --event that is not a Stripe event is bad usage: exit 2, saying why."""
+    path = tmp_path / "event.json"
+    path.write_text(content, encoding="utf-8")
+    assert run("simulate", EXAMPLE, "--event", str(path)) == (2, "")
+    assert capsys.readouterr().err == f"dunning-rules: error: --event {path}: {message}\n"
+
+
+def test_simulate_an_event_that_is_not_json_exits_2(tmp_path, capsys):
+    """An --event file that is not JSON is bad usage: exit 2."""
+    path = tmp_path / "event.json"
+    path.write_text("{not json", encoding="utf-8")
+    assert run("simulate", EXAMPLE, "--event", str(path)) == (2, "")
+    assert capsys.readouterr().err.startswith(f"dunning-rules: error: --event {path} is not JSON: ")
+
+
+def test_simulate_a_bad_time_exits_2(capsys):
+    """An --at that is not ISO 8601 is bad usage: exit 2."""
+    event = str(EVENTS / "invoice.paid.json")
+    assert run("simulate", EXAMPLE, "--event", event, "--at", "soon") == (2, "")
+    assert capsys.readouterr().err == "dunning-rules: error: --at 'soon' is not an ISO 8601 time\n"
+
+
+def test_simulate_bad_rules_exits_1(tmp_path, capsys):
+    """simulate with a bad rule file reports the problems and exits 1."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_RULES, encoding="utf-8")
+    event = str(EVENTS / "invoice.paid.json")
+    assert run("simulate", str(path), "--event", event) == (1, "")
+    assert capsys.readouterr().err.endswith("\n2 problems found\n")
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+
+def test_schema_prints_the_rules_schema():
+    """schema prints exactly the JSON of schemas/rules.schema.json."""
+    code, out = run("schema")
+    assert code == 0
+    assert json.loads(out) == json.loads(SCHEMA.read_text(encoding="utf-8"))
+
+
+def test_python_m_dunning_rules_schema():
+    """`python -m dunning_rules schema` runs the same command in a new process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dunning_rules", "schema"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout) == json.loads(SCHEMA.read_text(encoding="utf-8"))
