@@ -215,8 +215,10 @@ def engine_simulate(rules: list[list[Comparison]]) -> Match:
         ]
     engine = dunning_rules.Engine(dunning_rules.load_rules("\n".join(lines) + "\n"))
 
+    number = {f"r{n:04d}": n for n in range(len(rules))}
+
     def match(event: dict[str, Any]) -> list[int]:
-        return sorted(int(name[1:]) for name in engine.simulate(event).matched)
+        return sorted([number[name] for name in engine.simulate(event).matched])
 
     return match
 

@@ -7,16 +7,16 @@ import difflib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from .actions import registry
 from .actions.base import LookupContext
 from .errors import Location, Problem, RuleFileError, StoreError
-from .outcome import ActionRecord, Outcome, Run
-from .rules.engine import RunPlan, Scope, check_event, plan_event, plan_steps
+from .outcome import ActionRecord, Outcome, Run, new_outcome, new_run
+from .rules.engine import RunPlan, Scope, check_event, is_static, plan_event, plan_steps
 from .rules.executor import Advance, Executor
 from .rules.functions import clock_scope
 from .rules.loader import compile_stored_rule
@@ -67,6 +67,9 @@ class Engine:
         self._executor = Executor(adapters=self._adapters, stripe_client=stripe_client)
         self._store = open_store(store)
         self._old_rules: dict[str, Rule] = {}
+        self._static_plans: dict[
+            int, tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]
+        ] = {}
 
     # -- building ---------------------------------------------------------------------------
 
@@ -128,11 +131,6 @@ class Engine:
 
     # -- events -----------------------------------------------------------------------------
 
-    @contextmanager
-    def _clocked(self) -> Iterator[_dt.datetime]:
-        with clock_scope(self._clock):
-            yield self._clock()
-
     def _scope(self, event: Mapping[str, Any], now: _dt.datetime, live: bool) -> Scope:
         fetch = None
         if live:
@@ -153,37 +151,65 @@ class Engine:
         stored or read from the store.
         """
         event = check_event(event)
-        with self._clocked() as now:
+        with clock_scope(self._clock):
+            now = self._clock()
             scope = self._scope(event, now, live=False)
             plan = plan_event(self.rules, event, scope)
             runs: list[Run] = []
             actions: list[ActionRecord] = []
-            for number, start in enumerate(plan.starts, 1):
-                records, status, next_at = plan_steps(start.rule, scope, now)
+            event_id, event_type = plan.event_id, plan.event_type
+            static_plans = self._static_plans
+            for number, (rule, key) in enumerate(plan.starts, 1):
+                planned = static_plans.get(id(rule)) or self._plan_steps(rule, scope)
+                records, status, delay = planned
+                next_at = now + delay if delay is not None else None
                 runs.append(
-                    Run(
-                        id=f"simulated-{number}",
-                        rule=start.rule.name,
-                        key=start.key,
-                        status=status,
-                        next_at=next_at,
-                        steps=records,
-                        event_id=plan.event_id,
-                        event_type=plan.event_type,
-                        rule_version=start.rule.version,
-                        created_at=now,
-                        due_at=now,
+                    new_run(
+                        f"simulated-{number}",
+                        rule.name,
+                        key,
+                        status,
+                        next_at,
+                        records,
+                        event_id,
+                        event_type,
+                        {},
+                        rule.version,
+                        0,
+                        now,
+                        now,
+                        None,
+                        None,
+                        None,
                     )
                 )
                 actions.extend(records)
-        return Outcome(
-            event_id=plan.event_id,
-            event_type=plan.event_type,
-            matched=plan.matched,
-            runs=tuple(runs),
-            actions=tuple(actions),
-            warnings=tuple(scope.warnings),
+        return new_outcome(
+            plan.event_id,
+            plan.event_type,
+            False,
+            plan.matched,
+            tuple(runs),
+            tuple(actions),
+            tuple(scope.warnings),
         )
+
+    def _plan_steps(
+        self, rule: Rule, scope: Scope
+    ) -> tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]:
+        """:func:`plan_steps`, kept for rules whose plan does not depend on the event."""
+        key = id(rule)  # rules live as long as the rule set (and the engine) that holds them
+        cached = self._static_plans.get(key)
+        if cached is not None:
+            return cached
+        planned = plan_steps(rule, scope)
+        if is_static(rule):
+            records = tuple(
+                replace(r, params=MappingProxyType(dict(r.params)) if r.params else r.params)
+                for r in planned[0]
+            )
+            planned = self._static_plans[key] = (records, planned[1], planned[2])
+        return planned
 
     def handle(self, event: Any) -> Outcome:
         """Cancel what the event cancels, start the runs it matches, and run their first steps.
@@ -194,7 +220,8 @@ class Engine:
         event_id, event_type = event["id"], event["type"]
         if self._store.has_event(event_id):
             return Outcome(event_id=event_id, event_type=event_type, duplicate=True)
-        with self._clocked() as now:
+        with clock_scope(self._clock):
+            now = self._clock()
             scope = self._scope(event, now, live=True)
             plan = plan_event(self.rules, event, scope)
             warnings = scope.warnings
@@ -263,7 +290,7 @@ class Engine:
             next_at=now,
             event_id=event["id"],
             event_type=event["type"],
-            event=event,
+            event=dict(event),
             rule_version=start.rule.version,
             due_at=now,
             created_at=now,
@@ -351,7 +378,8 @@ class Engine:
 
     def resume(self, run_id: str, approved: bool = True, by: str | None = None) -> Outcome:
         """Answer a run's approval: continue it, or (``approved=False``) cancel it."""
-        with self._clocked() as now:
+        with clock_scope(self._clock):
+            now = self._clock()
             run = self._store.claim(
                 run_id,
                 owner=self._owner,

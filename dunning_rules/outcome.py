@@ -7,8 +7,8 @@ executor returns new ones with :func:`dataclasses.replace`.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["RUN_STATUSES", "STEP_STATUSES", "ActionRecord", "Outcome", "Run"]
@@ -81,6 +81,22 @@ class Run:
         return {s.id: s.output for s in self.steps if s.id is not None}
 
 
+def _positional_factory(cls: type[Any]) -> Callable[..., Any]:
+    """A constructor taking every field positionally, in order, with no defaults.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; this one
+    sets the slots directly, which halves the cost where ``simulate`` builds many runs.
+    """
+    names = [f.name for f in fields(cls)]
+    body = "".join(f"    _set_{n}(o, {n})\n" for n in names)
+    source = f"def make({', '.join(names)}):\n    o = _new(_cls)\n{body}    return o\n"
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    namespace.update({f"_set_{n}": getattr(cls, n).__set__ for n in names})
+    exec(source, namespace)
+    factory: Callable[..., Any] = namespace["make"]
+    return factory
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """What one call of ``handle``, ``simulate``, ``resume`` or ``run_due`` did."""
@@ -92,3 +108,11 @@ class Outcome:
     runs: tuple[Run, ...] = ()
     actions: tuple[ActionRecord, ...] = ()
     warnings: tuple[str, ...] = ()
+
+
+new_run: Callable[..., Run] = _positional_factory(Run)
+"""``new_run(id, rule, key, status, next_at, steps, event_id, event_type, event, rule_version,
+cursor, due_at, created_at, updated_at, approval, reason)``: a :class:`Run`, fast."""
+
+new_outcome: Callable[..., Outcome] = _positional_factory(Outcome)
+"""``new_outcome(event_id, event_type, duplicate, matched, runs, actions, warnings)``."""

@@ -70,6 +70,8 @@ __all__ = ["SliceStepError", "compile_batch", "compile_expression", "uses_fallba
 
 logger = logging.getLogger(__name__)
 
+_NUMBERS = (int, float)  # JMESPath's 0 is true; bool is its own class
+
 Search = Callable[[Any], Any]
 
 _HELPERS = (
@@ -246,24 +248,30 @@ def _generated_source(expression: str, functions: Functions = FUNCTIONS) -> str:
 
 
 def compile_batch(
-    expressions: Sequence[str], functions: Functions = FUNCTIONS
+    expressions: Sequence[str], functions: Functions = FUNCTIONS, *, select: bool = False
 ) -> Callable[[Any], list[Any]]:
     """Compile expressions to evaluate together: ``batch(root)[i]`` is expression i's value.
 
     Where expression i raises, element i is the exception instance (it is not raised). Root
     field paths that several expressions read are loaded once per call.
+
+    With ``select``, the batch returns only ``(i, value)`` pairs for the expressions whose
+    value is true by JMESPath's rules (``0`` included) or that raised, in order: what rule
+    matching needs, without a Python loop over every false condition.
     """
     expressions = list(expressions)
     trees = [jmespath.compile(expression).parsed for expression in expressions]
-    exact = _one_by_one(expressions, functions)
+    exact = _one_by_one(expressions, functions, select)
     try:
-        return _batch_source(expressions, trees, functions, exact)
+        return _batch_source(expressions, trees, functions, exact, select)
     except (RecursionError, SyntaxError, MemoryError) as exc:
         logger.debug("JMESPath batch is evaluated one by one: %s", exc)
         return exact
 
 
-def _one_by_one(expressions: list[str], functions: Any) -> Callable[[Any], list[Any]]:
+def _one_by_one(
+    expressions: list[str], functions: Any, select: bool = False
+) -> Callable[[Any], list[Any]]:
     """The batch as a loop over compile_expression(), compiled when first needed."""
     searches: list[Search] = []
 
@@ -271,23 +279,33 @@ def _one_by_one(expressions: list[str], functions: Any) -> Callable[[Any], list[
         if len(searches) < len(expressions):
             searches[:] = [compile_expression(e, functions) for e in expressions]
         results: list[Any] = []
-        for search in searches:
+        for position, search in enumerate(searches):
             try:
-                results.append(search(root))
+                value = search(root)
             except Exception as exc:
-                results.append(exc)
+                results.append((position, exc) if select else exc)
+                continue
+            if not select:
+                results.append(value)
+            elif value or value.__class__ in _NUMBERS:
+                results.append((position, value))
         return results
 
     return batch
 
 
 def _batch_source(
-    expressions: list[str], trees: list[Any], functions: Any, exact: Callable[[Any], list[Any]]
+    expressions: list[str],
+    trees: list[Any],
+    functions: Any,
+    exact: Callable[[Any], list[Any]],
+    select: bool = False,
 ) -> Callable[[Any], list[Any]]:
     """One module: ``_main`` loads the shared paths, then calls one function per chunk."""
     options = jmespath.Options(custom_functions=functions)
     space = _namespace(functions)
     space.values["_exact"] = exact
+    space.values["_NUMBERS"] = _NUMBERS
     prelude: list[str] = []
     hoisted = _hoisting(space, trees, prelude)
     shared = ", ".join(["root", "add", *hoisted.values()])
@@ -296,8 +314,9 @@ def _batch_source(
         name = f"_chunk{start}"
         body = [f"def {name}({shared}):"]
         for position in range(start, min(start + _CHUNK, len(trees))):
-            body += ["    try:", *_batch_item(space, hoisted, expressions, trees, position)]
-            body += ["    except Exception as exc:", "        add(exc)"]
+            item = _batch_item(space, hoisted, expressions, trees, position, select)
+            failed = f"({position}, exc)" if select else "exc"
+            body += ["    try:", *item, "    except Exception as exc:", f"        add({failed})"]
         space.defs.append("\n".join(body) + "\n")
         calls.append(f"    {name}({shared})")
     lines = ["def _main(root):"]
@@ -314,14 +333,25 @@ def _batch_item(
     expressions: list[str],
     trees: list[Any],
     position: int,
+    select: bool = False,
 ) -> list[str]:
     """The statements that append expression ``position``'s value to the batch's list."""
     gen = CodeGen(space, indent=2, hoisted=hoisted)
     try:
         result = gen.gen(trees[position], "root", root=True)
+        lines = gen.lines
     except (UnsupportedError, RecursionError) as exc:
         logger.debug("JMESPath expression %r is interpreted: %s", expressions[position], exc)
         name = f"_interpreted{position}"
         space.values[name] = _build(expressions[position], space.functions).search
-        return [f"        add({name}(root))"]
-    return [*gen.lines, f"        add({result})"]
+        lines, result = [], f"{name}(root)"
+    if not select:
+        return [*lines, f"        add({result})"]
+    return [
+        *lines,
+        f"        _value = {result}",
+        "        if _value is True or (",
+        "            _value is not False and (_value or _value.__class__ in _NUMBERS)",
+        "        ):",
+        f"            add(({position}, _value))",
+    ]

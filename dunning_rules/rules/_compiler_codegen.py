@@ -74,6 +74,16 @@ _CHECKERS = (
 )
 
 
+# Stock jmespath functions whose whole body is one Python expression: inlined when their
+# argument types are proven (jmespath.functions: ``return search.endswith(suffix)`` ...).
+_INLINE = {
+    "ends_with": "{0}.endswith({1})",
+    "starts_with": "{0}.startswith({1})",
+    "length": "len({0})",
+    "contains": "({1} in {0})",
+}
+
+
 class UnsupportedError(Exception):
     """The AST holds something the code generator does not know; use the interpreter."""
 
@@ -424,6 +434,12 @@ class CodeGen:
                     return None  # the check would fail (or is not simple): call_function raises
                 continue
             guards.append("(" + " or ".join(_GUARDS[kind].format(arg) for kind in kinds) + ")")
+        inline = _INLINE.get(name)
+        if inline is not None and spec["function"] is getattr(
+            _jp_functions.Functions, f"_func_{name}", None
+        ):
+            # jmespath's own body, once the guard has proven the argument types.
+            return inline.format(*args), " and ".join(guards)
         function = self.space.name("fn")
         self.space.values[function] = spec["function"]
         call = f"{function}(F{''.join(', ' + arg for arg in args)})"

@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from ..errors import EventError
 from ..outcome import ActionRecord
@@ -35,11 +34,21 @@ Fetch = Callable[[LookupSpec, dict[str, Any]], Any]
 
 
 def check_event(event: Any) -> dict[str, Any]:
-    """The event as a plain dict; :class:`EventError` unless it is a Stripe event.
+    """The event as a dict (the caller's own when it is one: it is never changed);
+    :class:`EventError` unless it is a Stripe event.
 
     A ``stripe.Event`` (or any object with ``to_dict()``) is converted first: stripe objects are
     not dicts.
     """
+    if type(event) is dict:  # the common case, without the slower ABC checks below
+        data = event.get("data")
+        if (
+            type(event.get("id")) is str
+            and type(event.get("type")) is str
+            and type(data) is dict
+            and type(data.get("object")) is dict
+        ):
+            return event
     if not isinstance(event, Mapping) and callable(getattr(event, "to_dict", None)):
         event = event.to_dict()
     if not isinstance(event, Mapping):
@@ -51,7 +60,7 @@ def check_event(event: Any) -> dict[str, Any]:
     data = event.get("data")
     if not isinstance(data, Mapping) or not isinstance(data.get("object"), Mapping):
         raise EventError(f"event {event['id']!r} needs a mapping 'data.object'")
-    return dict(event)
+    return event if type(event) is dict else dict(event)
 
 
 def key_text(value: Any) -> str | None:
@@ -122,16 +131,14 @@ class Scope:
             return False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunPlan:
+class RunPlan(NamedTuple):
     """A rule that matched, and the correlation key of the run it starts."""
 
     rule: Rule
     key: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EventPlan:
+class EventPlan(NamedTuple):
     """What an event does: runs to cancel (before matching), and runs to start."""
 
     event_id: str
@@ -139,11 +146,8 @@ class EventPlan:
     created: int | None
     cancels: tuple[tuple[Rule, str], ...]
     starts: tuple[RunPlan, ...]
+    matched: tuple[str, ...]
     warnings: tuple[str, ...]
-
-    @property
-    def matched(self) -> tuple[str, ...]:
-        return tuple(p.rule.name for p in self.starts)
 
 
 def _key(rule: Rule, root: Mapping[str, Any], warnings: list[str]) -> str | None:
@@ -175,40 +179,75 @@ def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventP
         if key is not None:
             cancels.append((rule, key))
     starts = []
-    for rule in rules.for_type(event_type):
-        if rule.when is not None and not scope.test(
+    candidates = rules.for_type(event_type)
+    batch = rules.batch_for(event_type)
+    # The conditions that hold (or failed), by slot; the others are false.
+    held = dict(batch.run(root)) if batch.run is not None else {}
+    order: Sequence[int]
+    if batch.one_by_one:
+        order = range(len(candidates))
+    else:  # only the rules whose condition holds or failed, in priority order
+        rule_of = batch.rule_of
+        order = [rule_of[slot] for slot in held]
+        if batch.always:
+            order = sorted((*order, *batch.always))
+    keys: dict[str, str] = {}  # rules that share a key expression evaluate it once
+    for index in order:
+        rule, slot = candidates[index], batch.slots[index]
+        if slot >= 0:
+            if slot not in held:
+                continue
+            value = held[slot]
+            if isinstance(value, Exception):
+                scope.warnings.append(
+                    f"rule {rule.name!r}: condition failed, so it is false: {value}"
+                )
+                continue
+        elif rule.when is not None and not scope.test(
             rule.when.expression, root, f"rule {rule.name!r}"
         ):
             continue
-        scope.need(rule.key.lookups)
-        starts.append(RunPlan(rule=rule, key=_key(rule, root, scope.warnings)))
+        key = keys.get(rule.key.source)
+        if key is None:
+            if rule.key.lookups != frozenset():  # None: it may read any lookup
+                scope.need(rule.key.lookups)
+            key = _key(rule, root, scope.warnings)
+            if key is not None:
+                keys[rule.key.source] = key
+        starts.append(RunPlan(rule, key))
         if rule.stop:
             break
     created = event.get("created")
     return EventPlan(
-        event_id=event["id"],
-        event_type=event_type,
-        created=created if isinstance(created, int) and not isinstance(created, bool) else None,
-        cancels=tuple(cancels),
-        starts=tuple(starts),
-        warnings=tuple(scope.warnings),
+        event["id"],
+        event_type,
+        created if isinstance(created, int) and not isinstance(created, bool) else None,
+        tuple(cancels),
+        tuple(starts),
+        tuple([start.rule.name for start in starts]),
+        tuple(scope.warnings),
     )
 
 
+def is_static(rule: Rule) -> bool:
+    """True when every event plans the same steps for ``rule`` (no ``when``, no placeholder)."""
+    return all(a.when is None and a.params.static for a in rule.actions)
+
+
 def plan_steps(
-    rule: Rule, scope: Scope, now: _dt.datetime
-) -> tuple[tuple[ActionRecord, ...], str, _dt.datetime | None]:
+    rule: Rule, scope: Scope
+) -> tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]:
     """Every step of a run, rendered and marked ``planned`` (or ``skipped``), none run.
 
     Outputs of steps are null. A ``when`` or ``guard`` that reads ``steps`` cannot be decided
     before the run, so its step stays ``planned``. Returns the records, the status the run
-    would have after its first pause, and when that pause ends.
+    would have after its first pause, and how long after the start that pause ends.
     """
     outputs = {a.id: None for a in rule.actions if a.id is not None}
     root = scope.root(outputs)
     records = []
-    status, next_at = "completed", None
-    due = now
+    status: str = "completed"
+    delay: _dt.timedelta | None = None
     for action in rule.actions:
         what = f"rule {rule.name!r} step {action.index} ({action.type})"
         decided = action.when is not None and not action.when.expression.reads_steps
@@ -233,15 +272,15 @@ def plan_steps(
         if status == "completed" and params is not None:
             if action.type == "wait":
                 try:
-                    due = due + parse_duration(params.get("duration", ""))
-                    status, next_at = "waiting", due
+                    delay = parse_duration(params.get("duration", ""))
+                    status = "waiting"
                 except ValueError as exc:
                     records[-1] = _planned(
                         rule, action.index, action.id, action.type, "planned", params, str(exc)
                     )
             elif action.type == "approval":
                 status = "awaiting_approval"
-    return tuple(records), status, next_at
+    return tuple(records), status, delay
 
 
 def _planned(

@@ -298,6 +298,8 @@ class ParamTree:
     compiled: Mapping[str, Any]
     lookups: frozenset[str] | None
     reads_steps: bool
+    static: bool = False
+    """No placeholder anywhere: every event renders the same parameters."""
 
     def render(self, root: Any, escapes: Mapping[str, Escape] | None = None) -> dict[str, Any]:
         escapes = escapes or {}
@@ -325,9 +327,10 @@ def compile_params(
     """Compile every string at any depth; report each bad one through ``on_error(path, exc)``."""
     lookups: set[str] | None = set()
     reads_steps = False
+    static = True
 
     def walk(value: Any, path: tuple[str | int, ...]) -> Any:
-        nonlocal lookups, reads_steps
+        nonlocal lookups, reads_steps, static
         if isinstance(value, str):
             try:
                 compiled = compile_template(value)
@@ -335,6 +338,7 @@ def compile_params(
                 on_error(path, exc)
                 return value
             if isinstance(compiled, Template):
+                static = False
                 for expression in compiled.expressions:
                     reads_steps = reads_steps or expression.reads_steps
                     if expression.lookups is None:
@@ -354,4 +358,5 @@ def compile_params(
         compiled=compiled,
         lookups=frozenset(lookups) if lookups is not None else None,
         reads_steps=reads_steps,
+        static=static,
     )

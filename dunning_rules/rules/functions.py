@@ -17,10 +17,9 @@ The clock is the engine's: :func:`clock_scope` binds it while the engine evaluat
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import datetime as _dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from jmespath import functions as _jp
@@ -80,14 +79,22 @@ def format_money(amount: int | float, currency: str) -> str:
     return f"{symbol}{number}"
 
 
-@contextlib.contextmanager
-def clock_scope(clock: Clock) -> Iterator[None]:
+class _ClockScope:
+    __slots__ = ("_clock", "_token")
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def __enter__(self) -> None:
+        self._token = _CLOCK.set(self._clock)
+
+    def __exit__(self, *exc: object) -> None:
+        _CLOCK.reset(self._token)
+
+
+def clock_scope(clock: Clock) -> _ClockScope:
     """Make ``now()`` and ``days_since()`` read ``clock`` inside the ``with`` block."""
-    token = _CLOCK.set(clock)
-    try:
-        yield
-    finally:
-        _CLOCK.reset(token)
+    return _ClockScope(clock)
 
 
 def _now() -> _dt.datetime:

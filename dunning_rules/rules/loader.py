@@ -140,12 +140,17 @@ class _Builder:
         self.sources: list[str] = []
 
     def result(self) -> RuleSet:
-        return RuleSet(
+        rules = RuleSet(
             rules=tuple(self.rules),
             settings=self.settings,
             lookups={name: spec for name, (spec, _) in self.lookups.items()},
             sources=tuple(self.sources),
         )
+        # Compile the matching of every event type a rule names now, not on the first event;
+        # a type reached only through a pattern (invoice.*) is compiled when first seen.
+        for event_type in sorted({t for rule in rules for t in rule.on if "*" not in t}):
+            rules.batch_for(event_type)
+        return rules
 
     # -- reporting ------------------------------------------------------------------------
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Location
+from ._compiler import compile_batch
 from .expressions import Condition, Expression, ParamTree
+from .functions import FUNCTIONS
 
 __all__ = [
     "COMMON_KEYS",
     "ActionSpec",
+    "Batch",
     "LookupSpec",
     "RetryPolicy",
     "Rule",
@@ -114,6 +117,21 @@ def _type_matches(pattern: str, event_type: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Batch:
+    """``run(root)`` gives ``(slot, value)`` for each batched condition that holds, or the
+    exception it raised; ``slots[i]`` is rule ``i``'s slot (-1: not batched)."""
+
+    run: Callable[[Any], list[Any]] | None
+    slots: tuple[int, ...]
+    rule_of: tuple[int, ...]
+    """``rule_of[slot]``: the index of the rule whose condition is at ``slot``."""
+    always: tuple[int, ...]
+    """Rules with no condition."""
+    one_by_one: bool
+    """Some condition reads a lookup: rules are then tested one by one, in order."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RuleSet:
     """Rules loaded from one or more files, with conditions compiled.
 
@@ -127,6 +145,7 @@ class RuleSet:
     sources: tuple[str, ...]
     _by_type: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False)
     _cancelling: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False)
+    _batches: dict[str, Batch] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -147,6 +166,36 @@ class RuleSet:
             matching = [r for r in self.rules if r.listens_to(event_type)]
             matching.sort(key=lambda r: (-r.priority, r.order))
             found = self._by_type[event_type] = tuple(matching)
+        return found
+
+    def batch_for(self, event_type: str) -> Batch:
+        """The conditions of :meth:`for_type`'s rules, compiled to run together on one event.
+
+        Only conditions that read no lookup join the batch: a lookup is fetched when a rule
+        that reads it is reached, not before. Field paths several conditions read are loaded
+        once per event.
+        """
+        found = self._batches.get(event_type)
+        if found is None:
+            rules = self.for_type(event_type)
+            sources: list[str] = []
+            slots: list[int] = []
+            for rule in rules:
+                if rule.when is not None and rule.when.expression.lookups == frozenset():
+                    slots.append(len(sources))
+                    sources.append(rule.when.source)
+                else:
+                    slots.append(-1)
+            run = compile_batch(sources, FUNCTIONS, select=True) if sources else None
+            found = self._batches[event_type] = Batch(
+                run=run,
+                slots=tuple(slots),
+                rule_of=tuple(i for i, slot in enumerate(slots) if slot >= 0),
+                always=tuple(i for i, rule in enumerate(rules) if rule.when is None),
+                one_by_one=any(
+                    r.when is not None and s < 0 for r, s in zip(rules, slots, strict=True)
+                ),
+            )
         return found
 
     def cancelled_by(self, event_type: str) -> tuple[Rule, ...]:

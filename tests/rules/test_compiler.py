@@ -505,3 +505,60 @@ def test_an_unknown_node_falls_back_to_the_interpreter(monkeypatch):
     assert uses_fallback("a.b") is False
     assert compile_expression("a | b")({"a": {"b": 2}}) == 2
     assert compile_batch(["a | b", "a"])({"a": {"b": 2}}) == [2, {"b": 2}]
+
+
+INLINED = [
+    ("ends_with(a, 'com')", {"a": "x.com"}),
+    ("ends_with(a, 'com')", {"a": "x.org"}),
+    ("ends_with(a, 'com')", {"a": 5}),
+    ("starts_with(a, b)", {"a": "prefix", "b": "pre"}),
+    ("starts_with(a, b)", {"a": "prefix", "b": 1}),
+    ("length(a)", {"a": [1, 2, 3]}),
+    ("length(a)", {"a": {"k": 1}}),
+    ("length(a)", {"a": "héllo"}),
+    ("length(a)", {"a": None}),
+    ("contains(a, b)", {"a": [1, {"x": 1}], "b": {"x": 1}}),
+    ("contains(a, b)", {"a": "abc", "b": "bc"}),
+    ("contains(a, b)", {"a": "abc", "b": 1}),
+    ("contains(a, b)", {"a": 5, "b": 1}),
+]
+
+
+@pytest.mark.parametrize(("expression", "data"), INLINED, ids=[f"{e}-{d}" for e, d in INLINED])
+def test_inlined_builtins_match_the_interpreter(expression, data):
+    """ends_with, starts_with, length and contains run inline yet give jmespath's results
+    and errors (a wrong argument type still raises the interpreter's error)."""
+    assert_same(expression, data)
+
+
+SELECTED = [
+    "a",
+    "b",
+    "c",
+    "d",
+    "e",
+    "f",
+    "missing",
+    "a > `1`",
+    "length(b)",
+    "money(f, 'usd')",
+    "zero",
+]
+
+
+def test_a_selecting_batch_keeps_true_and_failed_expressions_in_order():
+    """compile_batch(select=True) gives (i, value) for values that JMESPath calls true (0 is
+    true) and for exceptions, and nothing for false ones."""
+    data = {"a": 2, "b": [], "c": "", "d": {}, "e": False, "f": "text", "zero": 0}
+    every = compile_batch(SELECTED)(data)
+    selected = compile_batch(SELECTED, select=True)(data)
+    expected = [
+        (i, v)
+        for i, v in enumerate(every)
+        if isinstance(v, Exception) or not (v is None or v is False or v in ("", [], {}))
+    ]
+    assert [i for i, _ in selected] == [i for i, _ in expected]
+    assert [i for i, _ in selected] == [0, 5, 7, 8, 9, 10]
+    assert selected[3] == (8, 0)  # length([]) is 0, and 0 is true
+    assert isinstance(selected[4][1], jp_errors.JMESPathTypeError)
+    assert selected[5] == (10, 0)
