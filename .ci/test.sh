@@ -24,8 +24,8 @@ export DUNNING_RULES_TEST_POSTGRES="$pg_url"
 echo "PostgreSQL for the tests: $pg_url"
 
 echo "== ruff"
-"$venv/bin/ruff" check .
-"$venv/bin/ruff" format --check .
+"$venv/bin/ruff" check dunning_rules tests bench
+"$venv/bin/ruff" format --check dunning_rules tests bench
 echo "== mypy"
 "$venv/bin/mypy"
 echo "== pytest"

@@ -46,10 +46,18 @@ def adaptive_card(
     url: str | None = None,
     url_title: str = "Open",
 ) -> dict[str, Any]:
-    """An Adaptive Card 1.5: a bold title, the text, the facts and one ``Action.OpenUrl``."""
+    """An Adaptive Card 1.5: a bold title, the text, the facts and one ``Action.OpenUrl``.
+
+    Title and text go into ``TextRun``s, which Teams shows as plain text: a ``TextBlock``
+    would render Markdown, so a customer named ``[pay here](https://evil.example)`` would
+    become a link.
+    """
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True},
-        {"type": "TextBlock", "text": text, "wrap": True},
+        {
+            "type": "RichTextBlock",
+            "inlines": [{"type": "TextRun", "text": title, "weight": "Bolder", "size": "Medium"}],
+        },
+        {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text}]},
     ]
     if facts:
         body.append(

@@ -83,13 +83,20 @@ def test_posts_the_envelope_with_an_adaptive_card(teams):
                     "version": "1.5",
                     "body": [
                         {
-                            "type": "TextBlock",
-                            "text": "Payment failed",
-                            "weight": "Bolder",
-                            "size": "Medium",
-                            "wrap": True,
+                            "type": "RichTextBlock",
+                            "inlines": [
+                                {
+                                    "type": "TextRun",
+                                    "text": "Payment failed",
+                                    "weight": "Bolder",
+                                    "size": "Medium",
+                                }
+                            ],
                         },
-                        {"type": "TextBlock", "text": STEP["text"], "wrap": True},
+                        {
+                            "type": "RichTextBlock",
+                            "inlines": [{"type": "TextRun", "text": STEP["text"]}],
+                        },
                         {
                             "type": "FactSet",
                             "facts": [
@@ -122,11 +129,11 @@ def test_a_legacy_webhooks_200_1_is_success(legacy):
 
 
 def test_minimal_step_has_no_factset_or_actions(teams):
-    """Without facts and url the card is two TextBlocks and no actions."""
+    """Without facts and url the card is two RichTextBlocks and no actions."""
     Teams(webhook_url=teams.webhook_url)({"title": "T", "text": "x"}, action_context())
 
     card = teams.cards()[0]
-    assert [block["type"] for block in card["body"]] == ["TextBlock", "TextBlock"]
+    assert [block["type"] for block in card["body"]] == ["RichTextBlock", "RichTextBlock"]
     assert "actions" not in card
 
 
@@ -144,13 +151,24 @@ def test_fact_values_become_text(teams):
 
 
 def test_event_values_cannot_change_the_card_structure(teams):
-    """A value full of JSON and card syntax stays the text of its TextBlock."""
+    """A value full of JSON and card syntax stays the text of its TextRun."""
     hostile = '"}]}, {"type": "Action.Submit", "data": {}}, {"text": "'
     Teams(webhook_url=teams.webhook_url)({"title": hostile, "text": hostile}, action_context())
 
     card = teams.cards()[0]
-    assert [block["text"] for block in card["body"]] == [hostile, hostile]
+    assert [block["inlines"][0]["text"] for block in card["body"]] == [hostile, hostile]
     assert "actions" not in card
+
+
+def test_markdown_in_event_values_is_shown_as_plain_text(teams):
+    """Title and text go into TextRuns, which Teams does not read as Markdown: a customer
+    named like a link stays text."""
+    link = "[pay here](https://evil.example)"
+    Teams(webhook_url=teams.webhook_url)({"title": link, "text": link}, action_context())
+
+    card = teams.cards()[0]
+    assert {block["type"] for block in card["body"]} == {"RichTextBlock"}
+    assert {run["type"] for block in card["body"] for run in block["inlines"]} == {"TextRun"}
 
 
 def test_a_named_webhook_is_looked_up_in_the_adapters_webhooks(teams):
