@@ -3,9 +3,10 @@
     python bench/bench_store.py [--quick] [--events N] [--postgres URL]
 
 1. ``Engine.handle`` with a no-op adapter on a SQLite file, against a raw loop that does the same
-   SQLite work per event as the engine: a duplicate check by primary key, one transaction that
-   inserts the event and a run row of the same size, a marker read, and one transaction that
-   updates the run row (the step's record), with the same pragmas (WAL, synchronous=NORMAL).
+   SQLite work per event as the engine, on the store's own tables and indexes: a duplicate
+   check, one transaction that inserts the event and a run row of the same size, a marker
+   read, and one transaction that updates the run row (the step's record), with the same
+   pragmas (WAL, synchronous=NORMAL).
    The ratio is what the engine's own Python costs on top of its storage. Target: >= 0.5x.
 2. PostgreSQL (``--postgres`` or DUNNING_RULES_TEST_POSTGRES): ``run_due`` over the same runs
    with 1 and with 4 worker processes: steps per second and the scaling.
@@ -111,27 +112,36 @@ def _sqlite_round(count: int) -> tuple[float, float]:
         conn = sqlite3.connect(f"{folder}/raw.db", isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("CREATE TABLE events (id TEXT PRIMARY KEY, type TEXT)")
-        conn.execute("CREATE TABLE markers (key TEXT PRIMARY KEY, created INTEGER)")
-        conn.execute(
-            "CREATE TABLE runs (id TEXT PRIMARY KEY, status TEXT, next_at REAL, body TEXT, "
-            "event TEXT)"
-        )
+        # The store's own tables and indexes, so the database does the same work.
+        from dunning_rules.store._schema import SQLITE_MIGRATIONS
+
+        for migration in SQLITE_MIGRATIONS:
+            for statement in migration:
+                conn.execute(statement)
         began = time.perf_counter()
-        for event in batch:
-            conn.execute("SELECT 1 FROM events WHERE id = ?", (event["id"],)).fetchone()
+        for number, event in enumerate(batch):
+            run_id, key = f"run_{number}", event["data"]["object"]["id"]
+            conn.execute("SELECT 1 FROM dunning_rules_events WHERE id = ?", (event["id"],))
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO events VALUES (?, ?)", (event["id"], event["type"]))
             conn.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
-                (event["id"], "waiting", 0.0, body, json.dumps(event)),
+                "INSERT INTO dunning_rules_events VALUES (?, ?, ?, ?)",
+                (event["id"], event["type"], event["created"], 0.0),
+            )
+            conn.execute(
+                "INSERT INTO dunning_rules_runs (id, rule, key, status, next_at, owner, "
+                "lease_until, body, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, "notify", key, "waiting", 0.0, "w", 300.0, body, json.dumps(event)),
             )
             conn.execute("COMMIT")
-            conn.execute("SELECT created FROM markers WHERE key = ?", (event["id"],)).fetchone()
+            conn.execute(
+                "SELECT created FROM dunning_rules_markers WHERE rule = ? AND key = ?",
+                ("notify", key),
+            ).fetchone()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
-                "UPDATE runs SET status = ?, next_at = ?, body = ? WHERE id = ?",
-                ("completed", None, body, event["id"]),
+                "UPDATE dunning_rules_runs SET status = ?, next_at = ?, owner = ?, "
+                "lease_until = ?, body = ? WHERE id = ? AND owner = ?",
+                ("completed", None, None, None, body, run_id, "w"),
             )
             conn.execute("COMMIT")
         raw = count / (time.perf_counter() - began)

@@ -116,3 +116,10 @@ cursor, due_at, created_at, updated_at, approval, reason)``: a :class:`Run`, fas
 
 new_outcome: Callable[..., Outcome] = _positional_factory(Outcome)
 """``new_outcome(event_id, event_type, duplicate, matched, runs, actions, warnings)``."""
+
+_RUN_FIELDS = tuple(f.name for f in fields(Run))
+
+
+def evolve(run: Run, **changes: Any) -> Run:
+    """``dataclasses.replace`` for a :class:`Run`, without its per-call introspection."""
+    return new_run(*[changes[n] if n in changes else getattr(run, n) for n in _RUN_FIELDS])

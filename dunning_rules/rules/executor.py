@@ -15,12 +15,12 @@ import datetime as _dt
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..actions.base import ActionContext
 from ..errors import AdapterError
-from ..outcome import ActionRecord, Run
+from ..outcome import ActionRecord, Run, evolve
 from .engine import Scope
 from .model import ActionSpec, Rule, parse_duration
 
@@ -203,7 +203,7 @@ class Executor:
                 next_at = (result.run.due_at or now) + parse_duration(timeout)
             except ValueError:
                 result.warnings.append(f"approval timeout {timeout!r} is not a duration; ignored")
-        result.run = replace(
+        result.run = evolve(
             result.run,
             status="awaiting_approval",
             next_at=next_at,
@@ -311,19 +311,19 @@ class Executor:
             changes["cursor"] = action.index + 1
         if advance_due is not None:
             changes["due_at"] = advance_due
-        result.run = replace(run, **changes)
+        result.run = evolve(run, **changes)
         result.actions.append(record)
         result.unsaved = True
         return record
 
     @staticmethod
     def _pause(result: Advance, save: Save, **changes: Any) -> None:
-        result.run = replace(result.run, **changes)
+        result.run = evolve(result.run, **changes)
         save(result.run, True)
         result.unsaved = False
 
     def _finish(
         self, result: Advance, now: _dt.datetime, save: Save, status: str, reason: str | None
     ) -> None:
-        result.run = replace(result.run, status=status, next_at=None, reason=reason, updated_at=now)
+        result.run = evolve(result.run, status=status, next_at=None, reason=reason, updated_at=now)
         self._pause(result, save)
