@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +11,13 @@ import pytest
 import dunning_rules as dr
 from dunning_rules.errors import AdapterError
 from dunning_rules.testing import FixedClock, RecordingAdapter
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stripe" / "events"
+EVENTS = FIXTURES / "stripe" / "events"
 
 
 def event(name: str = "invoice.payment_failed", **changes: Any) -> dict[str, Any]:
-    data = json.loads((FIXTURES / f"{name}.json").read_text())
+    data = json.loads((EVENTS / f"{name}.json").read_text())
     data = copy.deepcopy(data)
     for key, value in changes.items():
         if key in ("id", "created", "type"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import StoreError
@@ -52,6 +52,25 @@ class Ingest:
     rule_versions: Mapping[str, Mapping[str, Any]] | None = None
     owner: str = ""
     lease_until: _dt.datetime | None = None
+
+
+def cancel_run(run: Run, batch: Ingest) -> Run:
+    """``run`` as the cancelling event of ``batch`` leaves it."""
+    return replace(
+        run,
+        status="cancelled",
+        next_at=None,
+        reason=batch.cancel_reason,
+        updated_at=batch.received_at,
+    )
+
+
+def marker_rows(batch: Ingest) -> list[tuple[str, str, int]]:
+    """``(rule, key, created)`` for every marker the batch records."""
+    if batch.created is None:
+        return []
+    created = max(batch.created, 0)
+    return [(rule, key, created) for rule, key in batch.markers]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

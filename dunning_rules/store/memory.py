@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from ..outcome import Run
-from .base import Ingest, IngestResult, LeaseLostError
+from .base import Ingest, IngestResult, LeaseLostError, cancel_run, marker_rows
 
 __all__ = ["MemoryStore"]
 
@@ -41,19 +40,12 @@ class MemoryStore:
             cancelled = []
             for rule, key in batch.cancels:
                 for run in self._live(rule, key):
-                    done = replace(
-                        run,
-                        status="cancelled",
-                        next_at=None,
-                        reason=batch.cancel_reason,
-                        updated_at=batch.received_at,
-                    )
+                    done = cancel_run(run, batch)
                     self._runs[run.id] = done
                     self._leases.pop(run.id, None)
                     cancelled.append(done)
-            if batch.created is not None:
-                for marker in batch.markers:
-                    self._markers[marker] = max(self._markers.get(marker, 0), batch.created)
+            for rule, key, created in marker_rows(batch):
+                self._markers[rule, key] = max(self._markers.get((rule, key), 0), created)
             for version, definition in (batch.rule_versions or {}).items():
                 self._versions.setdefault(version, definition)
             started, skipped = [], []

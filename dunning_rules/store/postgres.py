@@ -16,7 +16,6 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -37,7 +36,7 @@ from ._schema import (
     parse_version,
     pending_migrations,
 )
-from .base import Ingest, IngestResult, LeaseLostError
+from .base import Ingest, IngestResult, LeaseLostError, cancel_run, marker_rows
 
 if TYPE_CHECKING:
     import psycopg
@@ -236,18 +235,12 @@ class PostgresStore:
             for rule, key in batch.cancels:
                 cur.execute(_SELECT_LIVE, (rule, key))
                 for seq, body, event in cur.fetchall():
-                    done = replace(
-                        load_run(body, event),
-                        status="cancelled",
-                        next_at=None,
-                        reason=batch.cancel_reason,
-                        updated_at=batch.received_at,
-                    )
+                    done = cancel_run(load_run(body, event), batch)
                     cur.execute(_CANCEL, (dump_run(done), seq))
                     cancelled.append(done)
-            if batch.created is not None and batch.markers:
-                created = max(batch.created, 0)
-                cur.executemany(_UPSERT_MARKER, [(r, k, created) for r, k in batch.markers])
+            markers = marker_rows(batch)
+            if markers:
+                cur.executemany(_UPSERT_MARKER, markers)
             versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
             if versions:
                 cur.executemany(

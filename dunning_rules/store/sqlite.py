@@ -17,7 +17,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, ClassVar
 
 from ..errors import StoreError
@@ -36,7 +35,7 @@ from ._schema import (
     parse_version,
     pending_migrations,
 )
-from .base import Ingest, IngestResult, LeaseLostError
+from .base import Ingest, IngestResult, LeaseLostError, cancel_run, marker_rows
 
 __all__ = ["SQLiteStore"]
 
@@ -222,18 +221,12 @@ class SQLiteStore:
             cancelled = []
             for rule, key in batch.cancels:
                 for seq, body, event in db.execute(_SELECT_LIVE, (rule, key)).fetchall():
-                    done = replace(
-                        load_run(body, event),
-                        status="cancelled",
-                        next_at=None,
-                        reason=batch.cancel_reason,
-                        updated_at=batch.received_at,
-                    )
+                    done = cancel_run(load_run(body, event), batch)
                     db.execute(_CANCEL, (dump_run(done), seq))
                     cancelled.append(done)
-            if batch.created is not None and batch.markers:
-                created = max(batch.created, 0)
-                db.executemany(_UPSERT_MARKER, [(r, k, created) for r, k in batch.markers])
+            markers = marker_rows(batch)
+            if markers:
+                db.executemany(_UPSERT_MARKER, markers)
             versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
             if versions:
                 db.executemany(

@@ -15,16 +15,10 @@ from pathlib import Path
 import pytest
 
 import dunning_rules as dr
+from tests.paths import FIXTURES
 
 WORKER = Path(__file__).with_name("crash_worker.py")
-EVENT = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "fixtures"
-    / "stripe"
-    / "events"
-    / "invoice.payment_failed.json"
-)
+EVENT = FIXTURES / "stripe" / "events" / "invoice.payment_failed.json"
 START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
 
 
