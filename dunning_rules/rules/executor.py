@@ -98,7 +98,7 @@ class Executor:
         if action.when is not None:
             passed = scope.test(action.when.expression, root, what)
         if action.type == "guard":
-            self._record(result, action, rule, now, save, status="ok", output={"passed": passed})
+            self._record(result, action, rule, now, status="ok", output={"passed": passed})
             if not passed:
                 self._finish(
                     result, now, save, "completed", f"guard step {action.index} ended the run"
@@ -106,7 +106,7 @@ class Executor:
                 return False
             return True
         if not passed:
-            self._record(result, action, rule, now, save, status="skipped")
+            self._record(result, action, rule, now, status="skipped")
             return True
         previous = run.record(action.index)
         attempt = (previous.attempts if previous is not None else 0) + 1
@@ -151,7 +151,6 @@ class Executor:
             action,
             rule,
             now,
-            save,
             status="ok",
             params=params,
             attempts=attempt,
@@ -181,7 +180,6 @@ class Executor:
             action,
             rule,
             now,
-            save,
             status="ok",
             params=dict(params),
             attempts=1,
@@ -238,7 +236,6 @@ class Executor:
                 action,
                 rule,
                 now,
-                save,
                 status="failed",
                 params=params,
                 attempts=attempt,
@@ -252,7 +249,6 @@ class Executor:
             action,
             rule,
             now,
-            save,
             status="failed",
             params=params,
             attempts=attempt,
@@ -272,7 +268,6 @@ class Executor:
         action: ActionSpec,
         rule: Rule,
         now: _dt.datetime,
-        save: Save,
         *,
         status: str,
         params: Mapping[str, Any] | None = None,
