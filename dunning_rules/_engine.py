@@ -225,7 +225,7 @@ class Engine:
             scope = self._scope(event, now, live=True)
             plan = plan_event(self.rules, event, scope)
             warnings = scope.warnings
-            starts = [s for s in plan.starts if not self._superseded(s, plan.created, warnings)]
+            starts = plan.starts
             lease_until = now + self._lease
             new_runs = tuple(self._new_run(start, event, now) for start in starts)
             result = self._store.ingest(
@@ -245,6 +245,11 @@ class Engine:
             )
             if result.duplicate:
                 return Outcome(event_id=event_id, event_type=event_type, duplicate=True)
+            for old in result.superseded:
+                warnings.append(
+                    f"rule {old.rule!r}: key {old.key!r} was already settled by a later event; "
+                    "no run started"
+                )
             for skipped in result.skipped:
                 warnings.append(
                     f"rule {skipped.rule!r} already has a live run for key {skipped.key!r}; "
@@ -266,19 +271,6 @@ class Engine:
             actions=tuple(actions),
             warnings=tuple(warnings),
         )
-
-    def _superseded(self, start: RunPlan, created: int | None, warnings: list[str]) -> bool:
-        """A failure older than a cancelling event already seen for its key starts no run."""
-        if start.key is None or created is None:
-            return False
-        marker = self._store.cancel_marker(start.rule.name, start.key)
-        if marker is not None and marker >= created:
-            warnings.append(
-                f"rule {start.rule.name!r}: key {start.key!r} was already settled by a "
-                f"later event (created {marker}); no run started"
-            )
-            return True
-        return False
 
     @staticmethod
     def _new_run(start: RunPlan, event: Mapping[str, Any], now: _dt.datetime) -> Run:

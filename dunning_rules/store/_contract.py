@@ -233,6 +233,49 @@ class StoreContract(LeaseContract):
             store.ingest(batch(f"evt_{i}", markers=marker, created=created))
         assert store.cancel_marker("card-declined", "in_1") == 500
 
+    def test_a_run_older_than_a_marker_is_superseded(self, store: RunStore) -> None:
+        """A run from an event created before the marker of its key starts not; from one
+        created after it, it starts."""
+        marker = (("card-declined", "in_1"),)
+        store.ingest(batch("evt_paid", markers=marker, created=200))
+        old, new = make_run("run_old"), make_run("run_new")
+        result = store.ingest(batch("evt_old", old, created=100))
+        assert result.superseded == (old,)
+        assert result.started == ()
+        assert store.get("run_old") is None
+        assert store.ingest(batch("evt_new", new, created=300)).started == (new,)
+
+    def test_a_batch_is_not_superseded_by_its_own_markers(self, store: RunStore) -> None:
+        """Markers are written after the batch's runs: an event that settles a key and starts a
+        run for it (another rule's cancel_on) starts the run."""
+        run = make_run("run_1")
+        result = store.ingest(batch("evt_1", run, markers=(("card-declined", "in_1"),)))
+        assert result.started == (run,)
+        assert result.superseded == ()
+
+    def test_concurrent_settle_and_failure_never_both_miss(self, stores: list[RunStore]) -> None:
+        """A payment (marker + cancel) and an older failure ingested at once: either the run
+        is superseded, or it started and the payment cancelled it; never a live run left."""
+        for attempt in range(5):
+            key = f"in_race_{attempt}"
+            paid = batch(
+                f"evt_paid_{attempt}",
+                created=200,
+                markers=(("card-declined", key),),
+                cancels=(("card-declined", key),),
+            )
+            failed = batch(
+                f"evt_failed_{attempt}", make_run(f"run_{attempt}", key=key), created=100
+            )
+            concurrently(
+                [
+                    lambda paid=paid: stores[0].ingest(paid),  # type: ignore[misc]
+                    lambda failed=failed: stores[1].ingest(failed),  # type: ignore[misc]
+                ]
+            )
+            live = [r for r in stores[2].list_runs(key=key) if r.status in LIVE]
+            assert live == []
+
     def test_markers_are_per_rule_and_key(self, store: RunStore) -> None:
         """Unknown markers are None; each (rule, key) has its own."""
         store.ingest(batch("evt_1", markers=(("a", "in_1"), ("b", "in_2")), created=100))

@@ -35,10 +35,12 @@ class Ingest:
     """Everything one new event changes, applied in one transaction by :meth:`RunStore.ingest`.
 
     In order: the event id is recorded (a duplicate changes nothing else); the live runs of each
-    ``(rule, key)`` in ``cancels`` are cancelled with ``cancel_reason``; each ``(rule, key)`` in
-    ``markers`` remembers ``created`` (a later failure event older than that starts no run);
-    then each of ``runs`` starts, leased to ``owner`` until ``lease_until``, unless its rule
-    already has a live run for its key.
+    ``(rule, key)`` in ``cancels`` are cancelled with ``cancel_reason``; each of ``runs`` starts,
+    leased to ``owner`` until ``lease_until``, unless a marker of its ``(rule, key)`` is at or
+    after ``created`` (an event that settled the key was seen later: ``superseded``) or its rule
+    already has a live run for its key (``skipped``); last, each ``(rule, key)`` in ``markers``
+    remembers ``created``. Events that touch the same ``(rule, key)`` are applied one after the
+    other, so a payment and a failure arriving at once on two workers cannot both miss.
     """
 
     event_id: str
@@ -65,6 +67,12 @@ def cancel_run(run: Run, batch: Ingest) -> Run:
     )
 
 
+def superseded(batch: Ingest, marker: int | None) -> bool:
+    """True when a cancelling event for a run's key, created at ``marker``, came after
+    ``batch``'s event: that failure is old news and starts no run."""
+    return marker is not None and batch.created is not None and marker >= batch.created
+
+
 def marker_rows(batch: Ingest) -> list[tuple[str, str, int]]:
     """``(rule, key, created)`` for every marker the batch records."""
     if batch.created is None:
@@ -79,6 +87,7 @@ class IngestResult:
     cancelled: tuple[Run, ...] = ()
     started: tuple[Run, ...] = ()
     skipped: tuple[Run, ...] = ()
+    superseded: tuple[Run, ...] = ()
 
 
 @runtime_checkable

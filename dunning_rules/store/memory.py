@@ -8,7 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..outcome import Run
-from .base import Ingest, IngestResult, LeaseLostError, cancel_run, marker_rows
+from .base import (
+    Ingest,
+    IngestResult,
+    LeaseLostError,
+    cancel_run,
+    marker_rows,
+    superseded,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -44,12 +51,14 @@ class MemoryStore:
                     self._runs[run.id] = done
                     self._leases.pop(run.id, None)
                     cancelled.append(done)
-            for rule, key, created in marker_rows(batch):
-                self._markers[rule, key] = max(self._markers.get((rule, key), 0), created)
             for version, definition in (batch.rule_versions or {}).items():
                 self._versions.setdefault(version, definition)
-            started, skipped = [], []
+            started, skipped, old = [], [], []
             for run in batch.runs:
+                marker = self._markers.get((run.rule, run.key)) if run.key is not None else None
+                if superseded(batch, marker):
+                    old.append(run)
+                    continue
                 if run.key is not None and self._live(run.rule, run.key):
                     skipped.append(run)
                     continue
@@ -58,11 +67,14 @@ class MemoryStore:
                 if batch.lease_until is not None:
                     self._leases[run.id] = (batch.owner, batch.lease_until)
                 started.append(run)
+            for rule, key, created in marker_rows(batch):
+                self._markers[rule, key] = max(self._markers.get((rule, key), 0), created)
             return IngestResult(
                 duplicate=False,
                 cancelled=tuple(cancelled),
                 started=tuple(started),
                 skipped=tuple(skipped),
+                superseded=tuple(old),
             )
 
     def cancel_marker(self, rule: str, key: str) -> int | None:

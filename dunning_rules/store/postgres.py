@@ -36,7 +36,14 @@ from ._schema import (
     parse_version,
     pending_migrations,
 )
-from .base import Ingest, IngestResult, LeaseLostError, cancel_run, marker_rows
+from .base import (
+    Ingest,
+    IngestResult,
+    LeaseLostError,
+    cancel_run,
+    marker_rows,
+    superseded,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -60,6 +67,8 @@ _CANCEL = """UPDATE dunning_rules_runs
 _UPSERT_MARKER = """INSERT INTO dunning_rules_markers AS m (rule, key, created)
     VALUES (%s, %s, %s)
     ON CONFLICT (rule, key) DO UPDATE SET created = GREATEST(m.created, excluded.created)"""
+_SELECT_MARKER = "SELECT created FROM dunning_rules_markers WHERE rule = %s AND key = %s"
+_LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (%s, %s) ON CONFLICT (version) DO NOTHING"""
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
@@ -227,10 +236,18 @@ class PostgresStore:
         received = aware(batch.received_at)
         definitions = batch.rule_versions or {}
 
+        # Events that touch the same (rule, key) take turns: a payment and a failure handled
+        # at once by two workers must not both miss each other's marker and run.
+        touched = sorted(
+            {*batch.cancels, *batch.markers, *((r.rule, r.key) for r in batch.runs if r.key)}
+        )
+
         def work(cur: psycopg.Cursor[Any]) -> IngestResult:
             cur.execute(_INSERT_EVENT, (batch.event_id, batch.event_type, batch.created, received))
             if cur.rowcount == 0:
                 return IngestResult(duplicate=True)
+            for rule, key in touched:
+                cur.execute(_LOCK_KEY, (f"{rule}\x1f{key}",))
             cancelled = []
             for rule, key in batch.cancels:
                 cur.execute(_SELECT_LIVE, (rule, key))
@@ -238,9 +255,6 @@ class PostgresStore:
                     done = cancel_run(load_run(body, event), batch)
                     cur.execute(_CANCEL, (dump_run(done), seq))
                     cancelled.append(done)
-            markers = marker_rows(batch)
-            if markers:
-                cur.executemany(_UPSERT_MARKER, markers)
             versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
             if versions:
                 cur.executemany(
@@ -249,7 +263,14 @@ class PostgresStore:
                 )
             started: list[Run] = []
             skipped: list[Run] = []
+            old: list[Run] = []
             for run in batch.runs:
+                if run.key is not None and batch.created is not None:
+                    cur.execute(_SELECT_MARKER, (run.rule, run.key))
+                    row = cur.fetchone()
+                    if superseded(batch, row[0] if row else None):
+                        old.append(run)
+                        continue
                 cur.execute(
                     _INSERT_RUN,
                     {
@@ -265,11 +286,15 @@ class PostgresStore:
                     },
                 )
                 (started if cur.rowcount else skipped).append(run)
+            markers = marker_rows(batch)
+            if markers:
+                cur.executemany(_UPSERT_MARKER, markers)
             return IngestResult(
                 duplicate=False,
                 cancelled=tuple(cancelled),
                 started=tuple(started),
                 skipped=tuple(skipped),
+                superseded=tuple(old),
             )
 
         result = self._run(work)
@@ -280,7 +305,7 @@ class PostgresStore:
     def cancel_marker(self, rule: str, key: str) -> int | None:
         def work(cur: psycopg.Cursor[Any]) -> int | None:
             cur.execute(
-                "SELECT created FROM dunning_rules_markers WHERE rule = %s AND key = %s",
+                _SELECT_MARKER,
                 (rule, key),
             )
             row = cur.fetchone()

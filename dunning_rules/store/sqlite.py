@@ -35,7 +35,14 @@ from ._schema import (
     parse_version,
     pending_migrations,
 )
-from .base import Ingest, IngestResult, LeaseLostError, cancel_run, marker_rows
+from .base import (
+    Ingest,
+    IngestResult,
+    LeaseLostError,
+    cancel_run,
+    marker_rows,
+    superseded,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -52,6 +59,7 @@ _CANCEL = """UPDATE dunning_rules_runs
     WHERE seq = ?"""
 _UPSERT_MARKER = """INSERT INTO dunning_rules_markers (rule, key, created) VALUES (?, ?, ?)
     ON CONFLICT (rule, key) DO UPDATE SET created = max(created, excluded.created)"""
+_SELECT_MARKER = "SELECT created FROM dunning_rules_markers WHERE rule = ? AND key = ?"
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (?, ?) ON CONFLICT (version) DO NOTHING"""
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
@@ -224,9 +232,6 @@ class SQLiteStore:
                     done = cancel_run(load_run(body, event), batch)
                     db.execute(_CANCEL, (dump_run(done), seq))
                     cancelled.append(done)
-            markers = marker_rows(batch)
-            if markers:
-                db.executemany(_UPSERT_MARKER, markers)
             versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
             if versions:
                 db.executemany(
@@ -236,8 +241,13 @@ class SQLiteStore:
             leased = batch.lease_until is not None
             owner = batch.owner if leased else None
             lease_until = _epoch(batch.lease_until)
-            started, skipped = [], []
+            started, skipped, old = [], [], []
             for run in batch.runs:
+                if run.key is not None and batch.created is not None:
+                    row = db.execute(_SELECT_MARKER, (run.rule, run.key)).fetchone()
+                    if superseded(batch, row[0] if row else None):
+                        old.append(run)
+                        continue
                 args = (
                     run.id,
                     run.rule,
@@ -255,20 +265,21 @@ class SQLiteStore:
                     started.append(run)
                 else:
                     skipped.append(run)
+            markers = marker_rows(batch)
+            if markers:
+                db.executemany(_UPSERT_MARKER, markers)
         self._versions.update(definitions)
         return IngestResult(
             duplicate=False,
             cancelled=tuple(cancelled),
             started=tuple(started),
             skipped=tuple(skipped),
+            superseded=tuple(old),
         )
 
     def cancel_marker(self, rule: str, key: str) -> int | None:
         with self._read() as db:
-            row = db.execute(
-                "SELECT created FROM dunning_rules_markers WHERE rule = ? AND key = ?",
-                (rule, key),
-            ).fetchone()
+            row = db.execute(_SELECT_MARKER, (rule, key)).fetchone()
         return int(row[0]) if row is not None else None
 
     def claim_due(
