@@ -93,7 +93,7 @@ class Engine:
                     hint = f" (did you mean {near[0]!r}?)" if near else ""
                     problems.append(
                         Problem(
-                            location=action.location,
+                            location=action.type_location or action.location,
                             json_path=f"{action.json_path}.type",
                             rule=rule.name,
                             message=f"no adapter for step type {action.type!r}{hint}; "

@@ -91,7 +91,7 @@ def test_validate_an_unknown_step_type_exits_1(tmp_path, capsys):
     assert run("validate", str(path)) == (1, "")
     err = capsys.readouterr().err
     assert err.startswith(
-        f"{path}:3:43: $.rules[0].actions[0].type: rule 'a': "
+        f"{path}:3:50: $.rules[0].actions[0].type: rule 'a': "
         "no adapter for step type 'emial' (did you mean 'email'?)"
     )
     assert err.endswith("\n1 problem found\n")

@@ -409,7 +409,7 @@ def test_an_unknown_step_type_is_a_rule_file_error_at_the_step(clock):
     with pytest.raises(dr.RuleFileError) as info:
         dr.Engine(dr.load_rules(text))
     assert str(info.value).startswith(
-        "<string>:6:9: $.rules[0].actions[0].type: rule 'r': "
+        "<string>:6:16: $.rules[0].actions[0].type: rule 'r': "
         "no adapter for step type 'emial' (did you mean 'email'?)"
     )
 

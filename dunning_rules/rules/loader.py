@@ -401,6 +401,7 @@ class _Builder:
             location=source.location(json_path),
             json_path=format_path(json_path),
             param_locations={k: source.location((*json_path, k), key=True) for k in params},
+            type_location=source.location((*json_path, "type")),
         )
 
 

@@ -67,6 +67,7 @@ class ActionSpec:
     location: Location
     json_path: str
     param_locations: Mapping[str, Location] = field(default_factory=dict)
+    type_location: Location | None = None
 
     @property
     def raw_params(self) -> Mapping[str, Any]:

@@ -392,7 +392,7 @@ def test_each_missing_key_is_reported_once():
 
 
 def test_engine_rejects_a_step_type_without_adapter():
-    """Engine(...) raises RuleFileError at the step for a type no adapter handles."""
+    """Engine(...) raises RuleFileError at the step's type for a type no adapter handles."""
     rules = dr.load_rules(
         rules_text(
             """
@@ -408,10 +408,10 @@ def test_engine_rejects_a_step_type_without_adapter():
     with pytest.raises(dr.RuleFileError) as caught:
         dr.Engine(rules, adapters={"note": RecordingAdapter()})
     error = caught.value
-    assert (error.line, error.column, error.rule) == (6, 9, "a")
+    assert (error.line, error.column, error.rule) == (6, 16, "a")
     assert error.json_path == "$.rules[0].actions[0].type"
     assert str(error).startswith(
-        "<string>:6:9: $.rules[0].actions[0].type: rule 'a': "
+        "<string>:6:16: $.rules[0].actions[0].type: rule 'a': "
         "no adapter for step type 'emial' (did you mean 'email'?); known types: "
     )
 
