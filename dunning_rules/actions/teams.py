@@ -48,9 +48,9 @@ def adaptive_card(
 ) -> dict[str, Any]:
     """An Adaptive Card 1.5: a bold title, the text, the facts and one ``Action.OpenUrl``.
 
-    Title and text go into ``TextRun``s, which Teams shows as plain text: a ``TextBlock``
-    would render Markdown, so a customer named ``[pay here](https://evil.example)`` would
-    become a link.
+    Title, text and facts go into ``TextRun``s, which Teams shows as plain text: a
+    ``TextBlock`` or a ``FactSet`` would render Markdown, so a customer named
+    ``[pay here](https://evil.example)`` would become a link.
     """
     body: list[dict[str, Any]] = [
         {
@@ -59,11 +59,15 @@ def adaptive_card(
         },
         {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text}]},
     ]
-    if facts:
+    # Not a FactSet: Teams reads Markdown in fact titles and values too.
+    for label, value in (facts or {}).items():
         body.append(
             {
-                "type": "FactSet",
-                "facts": [{"title": label, "value": value} for label, value in facts.items()],
+                "type": "RichTextBlock",
+                "inlines": [
+                    {"type": "TextRun", "text": f"{label}: ", "weight": "Bolder"},
+                    {"type": "TextRun", "text": value},
+                ],
             }
         )
     card: dict[str, Any] = {

@@ -97,14 +97,20 @@ def test_posts_the_envelope_with_an_adaptive_card(teams):
                             "type": "RichTextBlock",
                             "inlines": [{"type": "TextRun", "text": STEP["text"]}],
                         },
-                        {
-                            "type": "FactSet",
-                            "facts": [
-                                {"title": "Customer", "value": "cus_QXg1o8vcGmoR32"},
-                                {"title": "Amount", "value": "$10.00 USD"},
-                                {"title": "Attempt", "value": "1"},
-                            ],
-                        },
+                        *(
+                            {
+                                "type": "RichTextBlock",
+                                "inlines": [
+                                    {"type": "TextRun", "text": f"{label}: ", "weight": "Bolder"},
+                                    {"type": "TextRun", "text": value},
+                                ],
+                            }
+                            for label, value in [
+                                ("Customer", "cus_QXg1o8vcGmoR32"),
+                                ("Amount", "$10.00 USD"),
+                                ("Attempt", "1"),
+                            ]
+                        ),
                     ],
                     "actions": [
                         {"type": "Action.OpenUrl", "title": "Open invoice", "url": STEP["url"]}
@@ -142,11 +148,12 @@ def test_fact_values_become_text(teams):
     step = {"title": "T", "text": "x", "facts": {"n": 3, "f": 2.5, "b": True, "none": None}}
     Teams(webhook_url=teams.webhook_url)(step, action_context())
 
-    assert teams.cards()[0]["body"][2]["facts"] == [
-        {"title": "n", "value": "3"},
-        {"title": "f", "value": "2.5"},
-        {"title": "b", "value": "true"},
-        {"title": "none", "value": ""},
+    facts = [block["inlines"] for block in teams.cards()[0]["body"][2:]]
+    assert [(label["text"], value["text"]) for label, value in facts] == [
+        ("n: ", "3"),
+        ("f: ", "2.5"),
+        ("b: ", "true"),
+        ("none: ", ""),
     ]
 
 
