@@ -8,9 +8,10 @@ import json
 import sys
 import threading
 import urllib.parse
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Response:
 
 
 Handler = Callable[[Request], Response]
+V = TypeVar("V", bound="Vendor")
 
 
 class FakeServer:
@@ -123,3 +125,68 @@ def serve(handler: Handler) -> Iterator[FakeServer]:
     with FakeServer(handler) as server:
         yield server
         server.check()
+
+
+class Vendor:
+    """The common part of the fake providers: a :class:`FakeServer`, answers queued by the
+    test, a reset between tests, and the server's life as a context manager.
+
+    Subclasses define :meth:`_handle` (taking :meth:`next_answer` where a queued answer may
+    replace a success) and may keep their own state in :meth:`clear`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: deque[Response] = deque()
+        self.server = FakeServer(self._handle)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the provider's own state (subclasses)."""
+
+    def reset(self) -> None:
+        """Start afresh: no requests, failed checks, queued answers or state."""
+        with self._lock:
+            self._answers.clear()
+        self.server.requests.clear()
+        self.server.errors.clear()
+        self.clear()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every request that arrived, valid or not."""
+        return self.server.requests
+
+    def queue(self, *answers: Response) -> None:
+        """Answer the next requests that pass the checks with these, in order."""
+        with self._lock:
+            self._answers.extend(answers)
+
+    def next_answer(self) -> Response | None:
+        """The next queued answer, if any."""
+        with self._lock:
+            return self._answers.popleft() if self._answers else None
+
+    def check(self) -> None:
+        """Re-raise the first failed request check."""
+        self.server.check()
+
+    def take_errors(self) -> list[BaseException]:
+        """The failed checks so far, forgotten (for tests that send bad requests on purpose)."""
+        errors = list(self.server.errors)
+        self.server.errors.clear()
+        return errors
+
+    def _handle(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def __enter__(self: V) -> V:
+        self.server.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.__exit__(*exc)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import threading
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 import jsonschema
 import stripe
 
-from tests.httpfake import FakeServer, Request, Response
+from tests.httpfake import Request, Response, Vendor
 from tests.paths import FIXTURES as SHARED
 
 FIXTURES = SHARED / "stripe"
@@ -111,41 +110,23 @@ def _check(schema: dict[str, Any], params: dict[str, Any], what: str) -> None:
         raise AssertionError(f"{what}: {errors[0].message}")
 
 
-class FakeStripe:
+class FakeStripe(Vendor):
     """Stripe's API on 127.0.0.1: ``with FakeStripe() as fake: make_stripe_client(fake)``."""
 
     def __init__(self, api_key: str = API_KEY) -> None:
         self.api_key = api_key
-        self._lock = threading.Lock()
+        super().__init__()
+
+    # -- the test's controls -------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Forget every failure to come and state change, as if new."""
         self._invoice_status: dict[str, str] = {INVOICE_ID: "open"}
         self._failures: deque[Response] = deque()
         self._idempotent: dict[str, tuple[dict[str, Any], Response]] = {}
         self._request_count = 0
         self._sessions = 0
         self._skip = 0
-        self.server = FakeServer(self._handle)
-
-    # -- the test's controls -------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def reset(self) -> None:
-        """Forget every request, error, failure to come and state change, as if new."""
-        with self._lock:
-            self.server.requests.clear()
-            self.server.errors.clear()
-            self._invoice_status = {INVOICE_ID: "open"}
-            self._failures.clear()
-            self._idempotent.clear()
-            self._request_count = 0
-            self._sessions = 0
-            self._skip = 0
 
     def mark_paid(self, invoice_id: str = INVOICE_ID) -> None:
         """From now on, ``GET /v1/invoices/{invoice_id}`` answers the paid invoice."""
@@ -182,16 +163,6 @@ class FakeStripe:
         return [
             r.headers["idempotency-key"] for r in self.requests if "idempotency-key" in r.headers
         ]
-
-    def check(self) -> None:
-        self.server.check()
-
-    def __enter__(self) -> FakeStripe:
-        self.server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__(*exc)
 
     # -- answering ---------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from dunning_rules.actions.base import ActionContext
-from tests.httpfake import FakeServer, Request, Response
+from tests.httpfake import Request, Response, Vendor
 
 # shared/fixtures beside the checkout, or $DUNNING_RULES_FIXTURES (as in tests/conftest.py).
 FIXTURES = Path(
@@ -311,7 +311,7 @@ SENDGRID_401 = {
 }
 
 
-class SendGridFake:
+class SendGridFake(Vendor):
     """``POST /v3/mail/send`` as SendGrid answers it: 202 with ``X-Message-Id`` by default.
 
     Each request is checked against the vendor schema (a violation fails the test); a wrong
@@ -325,27 +325,13 @@ class SendGridFake:
             self.schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
         )
         self.error_validator = jsonschema.Draft4Validator(contract["responses"]["400"]["schema"])
-        self.answers: list[Response] = []
-        self.server = FakeServer(self._handle)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def reset(self) -> None:
-        self.answers.clear()
-        self.server.requests.clear()
-        self.server.errors.clear()
+        super().__init__()
 
     def answer(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         """Answer the next request with ``status`` and ``body`` instead of 202."""
         if status == 400:
             self.error_validator.validate(body)
-        self.answers.append(Response(status, body, headers or {}))
+        self.queue(Response(status, body, headers or {}))
 
     def _handle(self, request: Request) -> Response:
         assert (request.method, request.path) == ("POST", "/v3/mail/send")
@@ -356,16 +342,10 @@ class SendGridFake:
         self.validator.validate(body)
         unknown = set(body) - set(self.schema["properties"])
         assert not unknown, f"keys SendGrid does not know: {unknown}"
-        if self.answers:
-            return self.answers.pop(0)
+        queued = self.next_answer()
+        if queued is not None:
+            return queued
         return Response(202, None, {"X-Message-Id": f"sg-msg-{len(self.requests)}"})
-
-    def __enter__(self) -> SendGridFake:
-        self.server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__(*exc)
 
 
 @pytest.fixture(name="sendgrid_shared", scope="session")
@@ -454,7 +434,7 @@ _ANTHROPIC_ERRORS = {
 }
 
 
-class LLMFake:
+class LLMFake(Vendor):
     """A model server whose answer the test sets: ``draft``, ``status`` and ``delay``.
 
     Serves ``POST /v1/chat/completions`` and ``POST /chat/completions`` (OpenAI shape) and
@@ -464,27 +444,17 @@ class LLMFake:
     DRAFT = "Hi Jenny, your payment did not go through. Please pay at https://pay.example/i/1."
 
     def __init__(self) -> None:
-        self.draft = self.DRAFT
-        self.status = 200
-        self.delay = 0.0
         self._released = threading.Event()
-        self.server = FakeServer(self._handle)
+        super().__init__()
+
+    def clear(self) -> None:
+        self.draft, self.status, self.delay = self.DRAFT, 200, 0.0
 
     def reset(self) -> None:
         """Back to the default answer; a delayed answer still waiting is let go."""
         self._released.set()
         self._released = threading.Event()
-        self.draft, self.status, self.delay = self.DRAFT, 200, 0.0
-        self.server.requests.clear()
-        self.server.errors.clear()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
+        super().reset()
 
     def answer(self, draft: str | None = None, *, status: int = 200, delay: float = 0.0) -> None:
         """Set what the next requests get."""
@@ -560,13 +530,9 @@ class LLMFake:
             },
         )
 
-    def __enter__(self) -> LLMFake:
-        self.server.__enter__()
-        return self
-
     def __exit__(self, *exc: object) -> None:
         self._released.set()  # let a delayed answer go before the server stops
-        self.server.__exit__(*exc)
+        super().__exit__(*exc)
 
 
 @pytest.fixture(name="litellm_module", scope="session")

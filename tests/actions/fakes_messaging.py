@@ -43,16 +43,13 @@ import datetime as dt
 import functools
 import json
 import re
-import sys
 import threading
-from collections import deque
-from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import jsonschema
 
 from dunning_rules.actions.base import ActionContext
-from tests.httpfake import FakeServer, Request, Response
+from tests.httpfake import Request, Response, Vendor
 from tests.paths import FIXTURES
 
 VENDORS = FIXTURES / "vendors"
@@ -69,8 +66,6 @@ MESSAGING_ENV = (
     "SLACK_API_BASE",
     "TEAMS_WEBHOOK_URL",
 )
-
-_F = TypeVar("_F", bound="FakeVendor")
 
 
 def action_context(
@@ -95,93 +90,31 @@ def vendor(name: str) -> Any:
     return json.loads((VENDORS / name).read_text())
 
 
-def _ignore_disconnects(server: FakeServer) -> None:
-    """Keep quiet when a client that gave up (a timeout test) is gone before the answer.
-
-    socketserver prints a traceback for any error in a request thread; a client's timeout
-    is expected here, so a broken pipe or reset connection is not reported.
-    """
-    inner = server._server  # the socketserver under FakeServer
-    report = inner.handle_error
-
-    def handle_error(request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            report(request, client_address)
-
-    inner.handle_error = handle_error  # type: ignore[method-assign]
-
-
-class FakeVendor:
-    """The common part of the fakes: checks, queued answers, stalls, and the server's life."""
+class FakeVendor(Vendor):
+    """The messaging fakes: provider checks, queued answers and stalls."""
 
     provider: ClassVar[str] = "vendor"
 
     def __init__(self) -> None:
-        self.server = FakeServer(self._handle)
-        _ignore_disconnects(self.server)
-        self._answers: deque[Response] = deque()
         self._stall = 0.0
         self._released = threading.Event()
-        self._lock = threading.Lock()
-        self.clear()
-
-    def clear(self) -> None:
-        """Forget the provider state (subclasses: what was sent)."""
+        super().__init__()
 
     def reset(self) -> None:
         """Start afresh: no requests, failed checks, queued answers, stalls or state."""
         self._released.set()
-        with self._lock:
-            self._answers.clear()
         self._stall = 0.0
-        self.server.requests.clear()
-        self.server.errors.clear()
         self._released = threading.Event()
-        self.clear()
-
-    # -- what tests use ---------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        """Every request that arrived, valid or not."""
-        return self.server.requests
-
-    def queue(self, *answers: Response) -> None:
-        """Answer the next valid requests with these, in order, instead of a success."""
-        with self._lock:
-            self._answers.extend(answers)
+        super().reset()
 
     def stall(self, seconds: float) -> None:
         """Hold each answer up to ``seconds`` (released early when the fake stops)."""
         self._stall = seconds
 
-    def check(self) -> None:
-        """Re-raise the first failed request check."""
-        self.server.check()
-
-    def take_errors(self) -> list[BaseException]:
-        """The failed checks so far, forgotten (for tests that send bad requests on purpose)."""
-        errors = list(self.server.errors)
-        self.server.errors.clear()
-        return errors
-
-    def __enter__(self: _F) -> _F:
-        self.server.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._released.set()
-        self.server.__exit__(exc_type, exc, tb)
-        if exc_type is None:
+        super().__exit__(*exc)
+        if exc[0] is None:
             self.check()
 
     # -- what subclasses define -------------------------------------------------------------
@@ -205,8 +138,7 @@ class FakeVendor:
         if self._stall:
             released = self._released
             released.wait(self._stall)
-        with self._lock:
-            queued = self._answers.popleft() if self._answers else None
+        queued = self.next_answer()
         return queued if queued is not None else self.succeed(request)
 
 

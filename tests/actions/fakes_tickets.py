@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 import jsonschema
 
 from dunning_rules.actions.base import ActionContext
-from tests.httpfake import FakeServer, Request, Response
+from tests.httpfake import Request, Response, Vendor
 
 ASANA_TOKEN = "2/1204000000000000/1207000000000000:0123456789abcdef0123456789abcdef"
 ASANA_PROJECT = "1204000000000001"
@@ -180,56 +178,15 @@ def _json_body(request: Request, what: str) -> Any:
     return request.json()
 
 
-class _Fake:
-    """A FakeServer with a queue of forced answers (rate limits, outages)."""
+class _Fake(Vendor):
+    """A ticket-system fake: ids counted from 1, answers queued by the test."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._forced: deque[Response] = deque()
+    def clear(self) -> None:
         self._ids = itertools.count(1)
-        self.server = FakeServer(self._handle)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def reset(self) -> None:
-        """Forget every request, failed check and forced answer, as if new."""
-        with self._lock:
-            self.server.requests.clear()
-            self.server.errors.clear()
-            self._forced.clear()
-            self._ids = itertools.count(1)
-
-    def answer_next(self, *answers: Response) -> None:
-        """Answer the next requests with these responses (after the request checks)."""
-        with self._lock:
-            self._forced.extend(answers)
 
     def _next_id(self) -> int:
         with self._lock:
             return next(self._ids)
-
-    def _forced_answer(self) -> Response | None:
-        with self._lock:
-            return self._forced.popleft() if self._forced else None
-
-    def _handle(self, request: Request) -> Response:
-        raise NotImplementedError
-
-    def check(self) -> None:
-        self.server.check()
-
-    def __enter__(self: _F) -> _F:
-        self.server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__(*exc)
 
 
 class FakeAsana(_Fake):
@@ -265,7 +222,7 @@ class FakeAsana(_Fake):
             allowed = {"permalink_url", "name", "gid", "notes", "projects", "due_on", "assignee"}
             unknown = set(field.split(",")) - allowed
             assert not unknown, f"asana opt_fields: unexpected {sorted(unknown)}"
-        forced = self._forced_answer()
+        forced = self.next_answer()
         if forced is not None:
             return forced
         data = body["data"]
@@ -319,11 +276,11 @@ class FakeIntercom(_Fake):
         if request.method == "POST" and request.path == "/tickets":
             body = _json_body(request, "intercom POST /tickets")
             check_schema(INTERCOM_CREATE_TICKET, body, "intercom POST /tickets")
-            return self._forced_answer() or self._ticket(body)
+            return self.next_answer() or self._ticket(body)
         if request.method == "POST" and request.path == "/conversations":
             body = _json_body(request, "intercom POST /conversations")
             check_schema(INTERCOM_CREATE_CONVERSATION, body, "intercom POST /conversations")
-            return self._forced_answer() or self._conversation(body)
+            return self.next_answer() or self._conversation(body)
         return self.error(404, "not_found", "Resource Not Found")
 
     def _ticket(self, body: dict[str, Any]) -> Response:
@@ -390,7 +347,7 @@ class FakeIntercom(_Fake):
 
 class FakeEndpoint(_Fake):
     """A JSON endpoint of your own: records requests and answers ``answer`` (default 201 with
-    an ``id`` and a ``url``), or the responses given to :meth:`answer_next`.
+    an ``id`` and a ``url``), or the responses given to :meth:`queue`.
 
     With ``schema``, every request's JSON body is checked against it.
     """
@@ -403,7 +360,7 @@ class FakeEndpoint(_Fake):
     def _handle(self, request: Request) -> Response:
         if self.schema is not None:
             check_schema(self.schema, _json_body(request, "endpoint"), "endpoint")
-        forced = self._forced_answer()
+        forced = self.next_answer()
         if forced is not None:
             return forced
         if self.answer is not None:

@@ -131,13 +131,13 @@ def test_url_with_line_break_is_refused(endpoint):
 
 def test_text_answer(endpoint):
     """A non-JSON answer is kept as `text`, and `json` is None."""
-    endpoint.answer_next(Response(202, "accepted", {"Content-Type": "text/plain"}))
+    endpoint.queue(Response(202, "accepted", {"Content-Type": "text/plain"}))
     assert call({"url": endpoint.url}) == {"status": 202, "json": None, "text": "accepted"}
 
 
 def test_long_text_is_truncated(endpoint):
     """A text answer is cut to 10 kB."""
-    endpoint.answer_next(Response(200, "é" * 8000, {"Content-Type": "text/plain; charset=utf-8"}))
+    endpoint.queue(Response(200, "é" * 8000, {"Content-Type": "text/plain; charset=utf-8"}))
     text = call({"url": endpoint.url})["text"]
     assert len(text.encode("utf-8")) == 10_000
     assert set(text) == {"é"}
@@ -145,7 +145,7 @@ def test_long_text_is_truncated(endpoint):
 
 def test_empty_answer(endpoint):
     """An empty answer has neither `json` nor `text`."""
-    endpoint.answer_next(Response(204))
+    endpoint.queue(Response(204))
     assert call({"url": endpoint.url}) == {"status": 204, "json": None, "text": None}
 
 
@@ -157,7 +157,7 @@ def test_empty_answer(endpoint):
 def test_error_statuses(endpoint, status, retryable):
     """429 and 5xx are retryable; other 4xx and redirects (not followed) are final."""
     headers = {"Location": "http://127.0.0.1:9/elsewhere"} if status == 302 else {}
-    endpoint.answer_next(Response(status, {"error": "no"}, headers))
+    endpoint.queue(Response(status, {"error": "no"}, headers))
     with pytest.raises(AdapterError) as info:
         call({"url": endpoint.url})
     assert (info.value.retryable, info.value.status) == (retryable, status)
@@ -169,7 +169,7 @@ def test_credentials_not_in_errors_or_output(endpoint):
     settings = {"headers": {"Authorization": "Bearer s3cret-42"}}
     output = call({"url": endpoint.url}, **settings)
     assert "s3cret-42" not in json.dumps(output)
-    endpoint.answer_next(Response(401, {"error": "bad token"}))
+    endpoint.queue(Response(401, {"error": "bad token"}))
     with pytest.raises(AdapterError) as info:
         call({"url": endpoint.url}, **settings)
     assert "s3cret-42" not in str(info.value)

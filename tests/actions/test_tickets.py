@@ -314,7 +314,7 @@ def test_http_provider_output(endpoint):
 
 def test_http_provider_id_and_url_fields(endpoint):
     """`id_field` and `url_field` pick other (dotted) keys of the answer."""
-    endpoint.answer_next(Response(200, {"ticket": {"number": 42, "link": "https://t.example/42"}}))
+    endpoint.queue(Response(200, {"ticket": {"number": 42, "link": "https://t.example/42"}}))
     step = {
         "provider": "http",
         "url": endpoint.url,
@@ -328,7 +328,7 @@ def test_http_provider_id_and_url_fields(endpoint):
 
 def test_http_provider_answer_without_id(endpoint):
     """An answer without the id gives a null id and a warning; the step still succeeds."""
-    endpoint.answer_next(Response(204))
+    endpoint.queue(Response(204))
     ctx = make_context(KEY)
     output = Ticket()({"provider": "http", "url": endpoint.url, "title": "t"}, ctx)
     assert output == {"provider": "http", "id": None, "url": None}
@@ -344,7 +344,7 @@ def test_http_provider_named_endpoint(endpoint):
 
 def test_http_provider_named_endpoint_url_not_in_errors(endpoint):
     """An endpoint's error names the endpoint, never its URL."""
-    endpoint.answer_next(Response(503, {"error": "down"}))
+    endpoint.queue(Response(503, {"error": "down"}))
     step = Ticket(endpoints={"helpdesk": f"{endpoint.url}/hooks/SECRET-PATH"})
     with pytest.raises(AdapterError) as info:
         step({"provider": "http", "endpoint": "helpdesk", "title": "t"}, make_context(KEY))
@@ -379,13 +379,13 @@ def test_http_provider_only_http_urls(endpoint, url):
 def test_rate_limit_is_retryable(asana, intercom, endpoint, provider):
     """A 429 answer is a retryable error with status 429."""
     if provider == "asana":
-        asana.answer_next(FakeAsana.rate_limited())
+        asana.queue(FakeAsana.rate_limited())
         step, params = asana_ticket(asana), ASANA_STEP
     elif provider == "intercom":
-        intercom.answer_next(FakeIntercom.rate_limited())
+        intercom.queue(FakeIntercom.rate_limited())
         step, params = intercom_ticket(intercom), INTERCOM_STEP
     else:
-        endpoint.answer_next(Response(429, {"error": "slow down"}))
+        endpoint.queue(Response(429, {"error": "slow down"}))
         step, params = Ticket(), {"provider": "http", "url": endpoint.url, "title": "t"}
     with pytest.raises(AdapterError) as info:
         step(params, make_context())
