@@ -4,32 +4,18 @@ example valid against it."""
 from __future__ import annotations
 
 import json
-import re
 from importlib import resources
 from pathlib import Path
 
 import pytest
-import yaml
 from jsonschema import Draft202012Validator
+
+from tests.yaml12 import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CANONICAL = ROOT / "schemas" / "rules.schema.json"
 SHIPPED = ROOT / "dunning_rules" / "schemas" / "rules.schema.json"
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 booleans, as rule files are read."""
-
-
-_BOOL = "tag:yaml.org,2002:bool"
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
 
 
 def schema() -> dict:
@@ -57,7 +43,7 @@ def test_schema_is_valid_draft_2020_12():
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_validates_against_the_schema(path):
     """Every examples/*.yaml, read with YAML 1.2 booleans, is valid against the schema."""
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+    document = load_yaml(path)
     errors = [e.message for e in Draft202012Validator(schema()).iter_errors(document)]
     assert errors == []
 

@@ -9,7 +9,6 @@ from dunning_rules.actions import slack as slack_module
 from dunning_rules.actions.approval import SlackApproval
 from dunning_rules.errors import AdapterError
 from tests.actions.fakes_messaging import (
-    MESSAGING_ENV,
     FakeSlack,
     action_context,
     slack_error,
@@ -20,25 +19,6 @@ from tests.actions.fakes_messaging import (
 RUN_ID = "run_01J0APPROVE"
 TEXT = "*Payment failed* for `cus_QXg1o8vcGmoR32`: $10.00 USD (attempt 1)"
 STEP = {"channel": "#billing", "text": TEXT}
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in MESSAGING_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def _slack_server():
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def slack(_slack_server):
-    _slack_server.reset()
-    yield _slack_server
-    _slack_server.check()
 
 
 def approval(slack, **options):

@@ -11,7 +11,6 @@ import requests
 from dunning_rules.actions.slack import Slack, escape_mrkdwn, mrkdwn_sections
 from dunning_rules.errors import AdapterError
 from tests.actions.fakes_messaging import (
-    MESSAGING_ENV,
     FakeSlack,
     action_context,
     slack_error,
@@ -22,25 +21,6 @@ from tests.actions.fakes_messaging import (
 from tests.httpfake import Response
 
 TEXT = "Payment failed for *Acme* ($10.00)"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in MESSAGING_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def _slack_server():
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def slack(_slack_server):
-    _slack_server.reset()
-    yield _slack_server
-    _slack_server.check()
 
 
 def bot(slack, **options):

@@ -11,7 +11,6 @@ import requests
 from dunning_rules.actions.sms import TwilioSMS, is_e164
 from dunning_rules.errors import AdapterError
 from tests.actions.fakes_messaging import (
-    MESSAGING_ENV,
     TWILIO_INVALID_TO,
     TWILIO_SERVICE_UNAVAILABLE,
     TWILIO_TOO_MANY_REQUESTS,
@@ -22,25 +21,6 @@ from tests.actions.fakes_messaging import (
 SENDER = "+14155552345"
 CUSTOMER = "+14155550123"
 STEP = {"to": CUSTOMER, "body": "Your payment of $10.00 failed."}
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in MESSAGING_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def _twilio_server():
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def twilio(_twilio_server):
-    _twilio_server.reset()
-    yield _twilio_server
-    _twilio_server.check()
 
 
 def make_sms(twilio, **options):

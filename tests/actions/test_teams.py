@@ -11,7 +11,6 @@ import pytest
 from dunning_rules.actions.teams import Teams
 from dunning_rules.errors import AdapterError
 from tests.actions.fakes_messaging import (
-    MESSAGING_ENV,
     FakeTeams,
     action_context,
     check_teams_message,
@@ -28,38 +27,6 @@ STEP = {
     "url": "https://invoice.stripe.com/i/acct_1/test_123",
     "url_title": "Open invoice",
 }
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in MESSAGING_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def _workflow_server():
-    with FakeTeams() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def _legacy_server():
-    with FakeTeams(legacy=True) as fake:
-        yield fake
-
-
-@pytest.fixture
-def teams(_workflow_server):
-    _workflow_server.reset()
-    yield _workflow_server
-    _workflow_server.check()
-
-
-@pytest.fixture
-def legacy(_legacy_server):
-    _legacy_server.reset()
-    yield _legacy_server
-    _legacy_server.check()
 
 
 def test_posts_the_envelope_with_an_adaptive_card(teams):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import yaml
 
 import dunning_rules as dr
 from dunning_rules.testing import FixedClock, RecordingAdapter
+from tests.yaml12 import load_yaml
 
 CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
 DEFAULT_NOW = "2026-01-01T00:00:00+00:00"
@@ -40,24 +40,10 @@ CASE_KEYS = {"description", "rules", "event", "now", "expect"}
 EXPECT_KEYS = {"matched", "runs", "steps", "warnings_contain", "error"}
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 booleans: only true and false."""
-
-
-_BOOL = "tag:yaml.org,2002:bool"
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
 def _load_cases() -> list[Any]:
     params = []
     for path in sorted(CASES_DIR.glob("*.yaml")):
-        cases = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+        cases = load_yaml(path)
         assert isinstance(cases, list), f"{path.name} is not a list of cases"
         for index, case in enumerate(cases):
             case_id = f"{path.name}:{index}:{case.get('description', '?')}"
