@@ -131,6 +131,16 @@ def test_a_standard_failure_gets_the_ai_email_then_an_sms_three_days_later(world
     assert later.runs[0].status == "completed"
 
 
+def test_the_draft_is_asked_in_the_customers_language(world):
+    """The customer's preferred locale (a Stripe lookup) goes into the prompt."""
+    world.stripe.set_preferred_locales("fr-FR")
+    world.engine.handle(example_event("invoice.payment_failed.json"))
+    prompt = world.model.last_json()["messages"][-1]["content"]
+    assert "Write in French (fr-FR)." in prompt
+    customer_calls = [r for r in world.stripe.requests if r.path.startswith("/v1/customers/")]
+    assert len(customer_calls) == 1
+
+
 def test_a_paid_invoice_stops_everything(world):
     """invoice.paid cancels the waiting run: no SMS three days later."""
     world.engine.handle(example_event("invoice.payment_failed.json"))

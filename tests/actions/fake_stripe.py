@@ -127,6 +127,12 @@ class FakeStripe(Vendor):
         self._request_count = 0
         self._sessions = 0
         self._skip = 0
+        self._locales: list[str] = []
+
+    def set_preferred_locales(self, *locales: str) -> None:
+        """From now on, the customer's ``preferred_locales`` are these."""
+        with self._lock:
+            self._locales = list(locales)
 
     def mark_paid(self, invoice_id: str = INVOICE_ID) -> None:
         """From now on, ``GET /v1/invoices/{invoice_id}`` answers the paid invoice."""
@@ -256,7 +262,9 @@ class FakeStripe(Vendor):
             return self._missing(404, "customer", customer_id, "id")
         customer = load("fixtures3_subset.json")["resources"]["customer"]
         # The invoices' customer: give the fixture the invoice's name and email.
-        customer.update(email="jenny.rosen@example.com", name="Jenny Rosen")
+        customer.update(
+            email="jenny.rosen@example.com", name="Jenny Rosen", preferred_locales=self._locales
+        )
         return Response(200, customer)
 
     def _list_invoices(self, params: dict[str, Any]) -> Response:

@@ -135,7 +135,7 @@ def test_the_example_loads_from_its_path():
     assert [r.name for r in rules] == ["vip-card-declined", "standard-card-declined"]
     assert rules.settings["company"] == "Acme"
     assert rules.settings["asana_project"] == "1200000000000001"
-    assert list(rules.lookups) == ["ltv"]
+    assert list(rules.lookups) == ["ltv", "customer"]
     assert rules.lookups["ltv"].type == "stripe.customer_ltv"
 
 
