@@ -16,6 +16,7 @@ from .actions import registry
 from .actions.base import LookupContext
 from .errors import Location, Problem, RuleFileError, StoreError
 from .outcome import ActionRecord, Outcome, Run, new_outcome, new_run
+from .rules._schema_errors import missing_keys, unknown_keys
 from .rules.engine import RunPlan, Scope, check_event, is_static, plan_event, plan_steps
 from .rules.executor import Advance, Executor
 from .rules.functions import clock_scope
@@ -197,11 +198,9 @@ class Engine:
     def _plan_steps(
         self, rule: Rule, scope: Scope
     ) -> tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]:
-        """:func:`plan_steps`, kept for rules whose plan does not depend on the event."""
+        """:func:`plan_steps`, kept for rules whose plan does not depend on the event (the
+        caller reads that cache first)."""
         key = id(rule)  # rules live as long as the rule set (and the engine) that holds them
-        cached = self._static_plans.get(key)
-        if cached is not None:
-            return cached
         planned = plan_steps(rule, scope)
         if is_static(rule):
             records = tuple(
@@ -449,24 +448,16 @@ def _check_params(rule: Rule, action: Any, adapter: Any) -> list[Problem]:
         top = path[0] if path else None
         location: Location = action.param_locations.get(top, action.location)
         if error.validator == "required":
-            # jsonschema reports each missing key as an error of its own: name only this one.
-            missing = [
-                k
-                for k in error.validator_value
-                if k not in error.instance and error.message.startswith(f"{k!r} ")
-            ]
+            missing = missing_keys(error)
             message = f"{action.type} step is missing parameter {', '.join(map(repr, missing))}"
             location = action.location
         elif error.validator == "additionalProperties":
-            allowed = sorted(error.schema.get("properties", {}))
-            extra = [k for k in error.instance if k not in allowed]
-            near = difflib.get_close_matches(extra[0], allowed, n=1) if extra else []
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            message = (
-                f"{action.type} step has unknown parameter {', '.join(map(repr, extra))}{hint}"
-            )
-            if extra:
-                location = action.param_locations.get(extra[0], action.location)
+            unknown = unknown_keys(error)
+            extra = ", ".join(repr(key) for key, _ in unknown)
+            hint = unknown[0][1] if unknown else ""
+            message = f"{action.type} step has unknown parameter {extra}{hint}"
+            if unknown:
+                location = action.param_locations.get(unknown[0][0], action.location)
         else:
             message = f"{action.type} parameter: {error.message}"
         suffix = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)

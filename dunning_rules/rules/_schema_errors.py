@@ -7,7 +7,7 @@ from typing import Any
 
 from .locations import JsonPath
 
-__all__ = ["explain"]
+__all__ = ["explain", "missing_keys", "unknown_keys"]
 
 
 _JSON_TYPES = {
@@ -34,30 +34,41 @@ def _describe(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
+def missing_keys(error: Any) -> list[str]:
+    """The key a ``required`` error is about: jsonschema reports each missing key as an error
+    of its own, so only the one its message names."""
+    return [
+        k
+        for k in error.validator_value
+        if k not in error.instance and error.message.startswith(f"{k!r} ")
+    ]
+
+
+def unknown_keys(error: Any) -> list[tuple[str, str]]:
+    """``(key, hint)`` for each key an ``additionalProperties`` error is about; the hint is
+    `` (did you mean 'x'?)`` for a near known key, else empty."""
+    allowed = sorted(error.schema.get("properties", {}))
+    out = []
+    for key in error.instance:
+        if key not in allowed:
+            near = difflib.get_close_matches(key, allowed, n=1)
+            out.append((key, f" (did you mean {near[0]!r}?)" if near else ""))
+    return out
+
+
 def explain(error: Any) -> list[tuple[JsonPath, str, bool]]:
     """Turn one jsonschema error into (json path, message, point at the key) triples."""
     path: JsonPath = tuple(error.absolute_path)
     validator = error.validator
     instance = error.instance
     if validator == "required":
-        # jsonschema reports each missing key as an error of its own: name only this one.
-        missing = [
-            k
-            for k in error.validator_value
-            if k not in instance and error.message.startswith(f"{k!r} ")
-        ]
-        return [(path, f"missing required key {k!r}", False) for k in missing]
+        return [(path, f"missing required key {k!r}", False) for k in missing_keys(error)]
     if validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        out = []
-        for key in instance:
-            if key in allowed:
-                continue
-            near = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            known = ", ".join(allowed)
-            out.append(((*path, key), f"unknown key {key!r}{hint}; known keys: {known}", True))
-        return out
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        return [
+            ((*path, key), f"unknown key {key!r}{hint}; known keys: {known}", True)
+            for key, hint in unknown_keys(error)
+        ]
     if validator == "type":
         wanted = error.validator_value
         names = [wanted] if isinstance(wanted, str) else list(wanted)
