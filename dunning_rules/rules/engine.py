@@ -87,7 +87,6 @@ class Scope:
     ) -> None:
         self.event = event
         self.vars: dict[str, Any] = {}
-        self._settings = settings
         self._lookups = lookups
         self._fetch = fetch
         self.warnings = warnings
@@ -121,13 +120,17 @@ class Scope:
             self.warnings.append(message)
             return None
 
+    def condition_failed(self, what: str, exc: Exception) -> None:
+        """A condition that raised is false; the outcome says why."""
+        self.warnings.append(f"{what}: condition failed, so it is false: {exc}")
+
     def test(self, expression: Expression, root: Mapping[str, Any], what: str) -> bool:
         """A condition: JMESPath truthiness; an error is false plus a warning."""
         self.need(expression.lookups)
         try:
             return is_true(expression.search(root))
         except Exception as exc:
-            self.warnings.append(f"{what}: condition failed, so it is false: {exc}")
+            self.condition_failed(what, exc)
             return False
 
 
@@ -199,9 +202,7 @@ def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventP
                 continue
             value = held[slot]
             if isinstance(value, Exception):
-                scope.warnings.append(
-                    f"rule {rule.name!r}: condition failed, so it is false: {value}"
-                )
+                scope.condition_failed(f"rule {rule.name!r}", value)
                 continue
         elif rule.when is not None and not scope.test(
             rule.when.expression, root, f"rule {rule.name!r}"

@@ -30,6 +30,7 @@ __all__ = [
     "ExpressionSyntaxError",
     "ParamTree",
     "Template",
+    "check_expression",
     "compile_condition",
     "compile_expression",
     "compile_params",
@@ -142,6 +143,14 @@ def _analyse(parsed: Mapping[str, Any], expression: str) -> tuple[frozenset[str]
 
 def compile_expression(expression: str) -> Expression:
     """Parse, check and compile one JMESPath expression."""
+    lookups, reads_steps = check_expression(expression)
+    search = _compiler.compile_expression(expression, FUNCTIONS)
+    return Expression(source=expression, search=search, lookups=lookups, reads_steps=reads_steps)
+
+
+def check_expression(expression: str) -> tuple[frozenset[str] | None, bool]:
+    """Parse and check one expression without compiling it; return which lookups it reads
+    (None: any) and whether it reads ``steps``. Raises :class:`ExpressionSyntaxError`."""
     if not expression.strip():
         raise ExpressionSyntaxError("empty expression", expression=expression, offset=0)
     try:
@@ -157,13 +166,7 @@ def compile_expression(expression: str) -> Expression:
         raise ExpressionSyntaxError(detail, expression=expression, offset=offset) from None
     except (jp_errors.JMESPathError, ValueError) as exc:
         raise ExpressionSyntaxError(str(exc), expression=expression, offset=0) from None
-    lookups, reads_steps = _analyse(parsed, expression)
-    search = _compile(expression)
-    return Expression(source=expression, search=search, lookups=lookups, reads_steps=reads_steps)
-
-
-def _compile(expression: str) -> Callable[[Any], Any]:
-    return _compiler.compile_expression(expression, FUNCTIONS)
+    return _analyse(parsed, expression)
 
 
 # A condition's raw form in a rule file: a string, or {all|any: [...]}, {not: ...}.

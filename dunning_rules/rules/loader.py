@@ -24,6 +24,7 @@ from ..errors import DunningRulesError, Location, Problem, RuleFileError
 from ._schema_errors import explain
 from .expressions import (
     ExpressionSyntaxError,
+    check_expression,
     compile_condition,
     compile_expression,
     compile_params,
@@ -353,7 +354,7 @@ class _Builder:
             nonlocal ok
             if isinstance(node, str) and node.strip():
                 try:
-                    compile_expression(node)
+                    check_expression(node)  # each leaf, for its own place in the file
                 except ExpressionSyntaxError as exc:
                     ok = False
                     self.report_expression(source, path, exc, rule=rule)
