@@ -28,6 +28,7 @@ class MemoryStore:
         self._events: set[str] = set()
         self._runs: dict[str, Run] = {}
         self._order: list[str] = []
+        self._by_key: dict[tuple[str, str | None], list[str]] = {}  # (rule, key) -> run ids
         self._leases: dict[str, tuple[str, _dt.datetime]] = {}
         self._markers: dict[tuple[str, str], int] = {}
         self._versions: dict[str, Mapping[str, Any]] = {}
@@ -37,7 +38,8 @@ class MemoryStore:
             return event_id in self._events
 
     def _live(self, rule: str, key: str | None) -> list[Run]:
-        return [r for r in self._runs.values() if r.rule == rule and r.key == key and r.live]
+        runs = (self._runs[i] for i in self._by_key.get((rule, key), ()))
+        return [run for run in runs if run.live]
 
     def ingest(self, batch: Ingest) -> IngestResult:
         with self._lock:
@@ -64,6 +66,7 @@ class MemoryStore:
                     continue
                 self._runs[run.id] = run
                 self._order.append(run.id)
+                self._by_key.setdefault((run.rule, run.key), []).append(run.id)
                 if batch.lease_until is not None:
                     self._leases[run.id] = (batch.owner, batch.lease_until)
                 started.append(run)
