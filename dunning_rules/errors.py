@@ -6,6 +6,11 @@ Every exception the library raises on purpose derives from one root::
     ├── RuleFileError          (also ValueError)  a rule file, or an engine built on it, is wrong
     ├── EventError             (also ValueError)  the input is not a Stripe event
     ├── SignatureError         (also ValueError)  a webhook failed signature verification
+    ├── InteractionError                          a signed request that is not an interaction
+    │                                             this library answers (HTTP 200, ignore it)
+    ├── RunNotFoundError       (also LookupError) no run has that id (HTTP 404)
+    ├── ApprovalNotPendingError                   the answered approval is not pending: answered
+    │                                             already, timed out, or the run moved on (409)
     ├── ExpressionError                           an expression failed while it was evaluated
     ├── AdapterError                              a step's adapter failed; ``retryable`` says
     │                                             whether trying again can help
@@ -23,14 +28,17 @@ from dataclasses import dataclass
 
 __all__ = [
     "AdapterError",
+    "ApprovalNotPendingError",
     "DunningRulesError",
     "EventError",
     "ExpressionError",
+    "InteractionError",
     "Location",
     "MissingExtraError",
     "PluginError",
     "Problem",
     "RuleFileError",
+    "RunNotFoundError",
     "SignatureError",
     "StoreError",
 ]
@@ -128,6 +136,31 @@ class EventError(DunningRulesError, ValueError):
 
 class SignatureError(DunningRulesError, ValueError):
     """A webhook request failed signature verification (Stripe or Slack)."""
+
+
+class InteractionError(DunningRulesError):
+    """A correctly signed request that is not one this library answers: another button or
+    shortcut of the same Slack app, a view submission, an unknown action. An endpoint answers
+    it 200 (so Slack does not retry) and ignores it."""
+
+
+class RunNotFoundError(DunningRulesError, LookupError):
+    """No run has the given id (an endpoint answers 404)."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run {run_id!r}")
+        self.run_id = run_id
+
+
+class ApprovalNotPendingError(DunningRulesError):
+    """An answer to an approval that is not pending: already answered, past its timeout, not
+    the approval the run waits for now, or the run is no longer waiting. Nothing changed;
+    ``reason`` says why (an endpoint answers 409, or tells the person who clicked)."""
+
+    def __init__(self, message: str, *, run_id: str, reason: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.reason = reason
 
 
 class ExpressionError(DunningRulesError):
