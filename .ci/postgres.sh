@@ -7,12 +7,20 @@
 # Installs the server with apt-get when no binaries are found. Runs the server as the
 # `postgres` user when started as root (PostgreSQL refuses to run as root). Trust auth on
 # loopback only, fsync off: for tests, never for data you care about.
-# Environment: PGPORT_TEST (default: the first free port from 55432), POSTGRES_STATE (the file
-# that remembers the running server, default /tmp/dunning_rules_postgres.state).
+#
+# Each checkout has its own server: the state file is in the checkout (.ci/.postgres/state,
+# ignored by git) and the data directory is /tmp/dunning_rules_pg.<checkout key>.XXXXXX, where
+# the key is a hash of the checkout's path. Two checkouts on one machine start and stop their
+# own servers, each on the first free port.
+# Environment: PGPORT_TEST (where the port search starts, default 55432), POSTGRES_STATE (the
+# file that remembers the running server, default .ci/.postgres/state in this checkout).
 set -euo pipefail
 
-STATE=${POSTGRES_STATE:-/tmp/dunning_rules_postgres.state}
+CHECKOUT=$(cd "$(dirname "$0")/.." && pwd -P)
+KEY=$(printf '%s' "$CHECKOUT" | sha256sum | cut -c 1-12)
+STATE=${POSTGRES_STATE:-$CHECKOUT/.ci/.postgres/state}
 DB=dunning_rules_test
+PORT_LAST=55532
 
 log() { echo "postgres.sh: $*" >&2; }
 
@@ -51,16 +59,26 @@ port_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# The first free port from $1.
 pick_port() {
-    local port=${PGPORT_TEST:-55432}
+    local port=$1
     while ! port_free "$port"; do
         port=$((port + 1))
-        if [ "$port" -gt 55532 ]; then
-            log "no free port between ${PGPORT_TEST:-55432} and 55532"
+        if [ "$port" -gt "$PORT_LAST" ]; then
+            log "no free port between ${PGPORT_TEST:-55432} and $PORT_LAST"
             exit 1
         fi
     done
     echo "$port"
+}
+
+# Remove a data directory this script made (never another path a damaged state file names).
+remove_root() {
+    case "${1:-}" in
+        */dunning_rules_pg.*) rm -rf "$1" ;;
+        "") ;;
+        *) log "not removing $1: not a data directory of this script" ;;
+    esac
 }
 
 url_for() { echo "postgresql://postgres@127.0.0.1:$1/$DB"; }
@@ -75,7 +93,7 @@ start() {
             return 0
         fi
         log "stale state file $STATE: starting afresh"
-        rm -rf "${DATA:-/nonexistent}" "${ROOT:-/nonexistent}" 2>/dev/null || true
+        remove_root "${ROOT:-}"
         rm -f "$STATE"
     fi
 
@@ -86,7 +104,7 @@ start() {
         [ -n "$BIN" ] || { log "PostgreSQL is still not installed"; exit 1; }
     fi
 
-    ROOT=$(mktemp -d /tmp/dunning_rules_pg.XXXXXX)
+    ROOT=$(mktemp -d "/tmp/dunning_rules_pg.$KEY.XXXXXX")
     DATA="$ROOT/data"
     mkdir -p "$DATA"
     chmod 755 "$ROOT"
@@ -95,12 +113,28 @@ start() {
 
     as_owner "$BIN/initdb" -D "$DATA" -U postgres -A trust --encoding=UTF8 --locale=C \
         --no-sync >/dev/null
-    PORT=$(pick_port)
-    printf 'BIN=%q\nROOT=%q\nDATA=%q\nPORT=%q\n' "$BIN" "$ROOT" "$DATA" "$PORT" >"$STATE"
-
-    as_owner "$BIN/pg_ctl" -D "$DATA" -w -t 60 -l "$ROOT/server.log" \
-        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $ROOT -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-        start >/dev/null || { cat "$ROOT/server.log" >&2; exit 1; }
+    mkdir -p "$(dirname "$STATE")"
+    # Another checkout may take the port between the search and the start: then try the next.
+    PORT=$(pick_port "${PGPORT_TEST:-55432}")
+    while :; do
+        printf 'CHECKOUT=%q\nBIN=%q\nROOT=%q\nDATA=%q\nPORT=%q\n' \
+            "$CHECKOUT" "$BIN" "$ROOT" "$DATA" "$PORT" >"$STATE"
+        if [ -f "$ROOT/server.log" ]; then : >"$ROOT/server.log"; fi
+        if pg_out=$(as_owner "$BIN/pg_ctl" -D "$DATA" -w -t 60 -l "$ROOT/server.log" \
+            -o "-c listen_addresses=127.0.0.1 -p $PORT -k $ROOT -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+            start 2>&1); then
+            break
+        fi
+        if grep -q "could not bind\|Address already in use" "$ROOT/server.log" \
+            && [ "$PORT" -lt "$PORT_LAST" ]; then
+            log "port $PORT was taken meanwhile: trying the next"
+            PORT=$(pick_port $((PORT + 1)))
+            continue
+        fi
+        echo "$pg_out" >&2
+        cat "$ROOT/server.log" >&2
+        exit 1
+    done
     as_owner "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres "$DB"
     url_for "$PORT"
 }
@@ -113,7 +147,7 @@ stop() {
     # shellcheck disable=SC1090
     . "$STATE"
     as_owner "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1 || true
-    rm -rf "$ROOT"
+    remove_root "${ROOT:-}"
     rm -f "$STATE"
     log "stopped"
 }

@@ -4,8 +4,9 @@
 #
 #   bash .ci/test.sh [pytest arguments]
 #
-# DUNNING_RULES_VENV picks the virtual environment's folder (default .venv). The fixtures are read
-# from ../shared/fixtures beside the checkout (or DUNNING_RULES_FIXTURES).
+# DUNNING_RULES_VENV picks the virtual environment's folder (default .venv). The tests read their
+# data from tests/fixtures only. The PostgreSQL server is this checkout's own (.ci/postgres.sh,
+# which installs PostgreSQL with apt-get when it is missing), on the first free port from 55432.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

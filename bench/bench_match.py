@@ -39,17 +39,13 @@ from dunning_rules.rules._compiler import compile_batch, compile_expression
 from dunning_rules.rules.functions import FUNCTIONS
 
 BASE_EVENT = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
+    Path(__file__).resolve().parents[1]
+    / "tests"
     / "fixtures"
     / "stripe"
     / "events"
     / "invoice.payment_failed.json"
 )
-if not BASE_EVENT.exists():
-    BASE_EVENT = (
-        Path(__file__).resolve().parents[1] / "examples" / "events" / "invoice.payment_failed.json"
-    )
 SEED = 20240917
 SIZES = (10, 100, 1000)
 CURRENCIES = ("usd", "eur", "gbp", "jpy", "chf")

@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: the shared fixture files, two events, a clock, fakes.
+"""Fixtures shared by the whole suite: the fixture files, two events, a clock, fakes.
 
 Subfolders (tests/actions, tests/store) keep their own conftests; this one defines only
 ``fixtures_dir``, ``failed_event``, ``paid_event``, ``clock`` and ``recording``.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,11 @@ from typing import Any
 import pytest
 
 from dunning_rules.testing import FixedClock, RecordingAdapter
-
-_DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+from tests.paths import FIXTURES
 
 
 def _fixtures_dir() -> Path:
-    return Path(os.environ.get("DUNNING_RULES_FIXTURES") or _DEFAULT_FIXTURES)
+    return FIXTURES
 
 
 def _event(name: str) -> dict[str, Any]:
@@ -32,12 +30,8 @@ def _event(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """``../shared/fixtures`` beside the checkout, or
-    ``$DUNNING_RULES_FIXTURES``."""
-    path = _fixtures_dir()
-    if not path.is_dir():
-        pytest.fail(f"the shared fixtures are missing: {path} (set DUNNING_RULES_FIXTURES)")
-    return path
+    """``tests/fixtures`` in the checkout (tests/paths.py)."""
+    return _fixtures_dir()
 
 
 @pytest.fixture

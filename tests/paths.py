@@ -1,12 +1,11 @@
-"""Where the shared test data is: ``../shared/fixtures`` beside the checkout, or the folder
-named by DUNNING_RULES_FIXTURES."""
+"""Where the test data is: ``tests/fixtures`` inside the checkout, and nowhere else.
+
+Every test reads its data files through :data:`FIXTURES` (or the ``fixtures_dir`` fixture,
+which returns it); tests/fixtures/README.md says where each folder came from.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-FIXTURES = Path(
-    os.environ.get("DUNNING_RULES_FIXTURES")
-    or Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-)
+FIXTURES = Path(__file__).resolve().parent / "fixtures"

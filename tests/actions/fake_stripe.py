@@ -31,9 +31,9 @@ import jsonschema
 import stripe
 
 from tests.httpfake import Request, Response, Vendor
-from tests.paths import FIXTURES as SHARED
+from tests.paths import FIXTURES as ALL_FIXTURES
 
-FIXTURES = SHARED / "stripe"
+FIXTURES = ALL_FIXTURES / "stripe"
 API_KEY = "sk_test_dunning_rules_fake_key_4242"
 INVOICE_ID = "in_1Pgc6tB7WZ01zgkWu9fdqL6I"
 CUSTOMER_ID = "cus_QXg1o8vcGmoR32"

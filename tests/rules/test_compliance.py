@@ -1,6 +1,6 @@
 """The JMESPath compliance suite, run through the compiler (dunning_rules.rules._compiler).
 
-Every case of shared/fixtures/jmespath-compliance (benchmarks.json aside) must give the
+Every case of tests/fixtures/jmespath-compliance (benchmarks.json aside) must give the
 expected result, the same result as jmespath's interpreter, and never need the interpreter.
 """
 
@@ -23,14 +23,14 @@ from dunning_rules.rules._compiler import (
     uses_fallback,
 )
 from dunning_rules.rules.functions import FUNCTIONS
-from tests.paths import FIXTURES as SHARED
+from tests.paths import FIXTURES as ALL_FIXTURES
 
 # Some cases use the old literal syntax (`foo` for "foo"), which jmespath's lexer warns about.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:deprecated string literal syntax:PendingDeprecationWarning"
 )
 
-FIXTURES = SHARED / "jmespath-compliance"
+FIXTURES = ALL_FIXTURES / "jmespath-compliance"
 OPTIONS = jmespath.Options(custom_functions=FUNCTIONS)
 # jmespath 1.1.0 lets a bare ValueError escape for a zero slice step; the compiler raises
 # SliceStepError there. It is the one intended difference (see the _compiler docstring).
