@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import logging
 import os
 import uuid
@@ -12,17 +11,18 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from .actions import registry
+from ._build import resolve_adapters, resolve_lookups
+from ._lease import Heartbeat, RunLease
+from ._redact import collect_secrets, redact
 from .actions.base import LookupContext
-from .errors import Location, Problem, RuleFileError, StoreError
+from .errors import ApprovalNotPendingError, RunNotFoundError, StoreError
 from .outcome import ActionRecord, Outcome, Run, new_outcome, new_run
-from .rules._schema_errors import missing_keys, unknown_keys
 from .rules.engine import RunPlan, Scope, check_event, is_static, plan_event, plan_steps
 from .rules.executor import Advance, Executor
 from .rules.functions import clock_scope
 from .rules.loader import compile_stored_rule
 from .rules.model import LookupSpec, Rule, RuleSet
-from .store.base import Ingest, LeaseLostError, RunStore, open_store
+from .store.base import Ingest, LeaseLostError, RunStore, int64, open_store
 
 __all__ = ["Engine"]
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], _dt.datetime]
 _DEFAULT_LEASE = _dt.timedelta(minutes=5)
+_MAX_PASSES = 100
 
 
 def _utc_now() -> _dt.datetime:
@@ -63,72 +64,22 @@ class Engine:
         self._stripe_client = stripe_client
         self._lease = lease
         self._owner = worker_id or f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        self._adapters = self._resolve_adapters(rules, dict(adapters or {}))
-        self._lookup_fns = self._resolve_lookups(rules, dict(lookups or {}))
-        self._executor = Executor(adapters=self._adapters, stripe_client=stripe_client)
+        self._adapters = resolve_adapters(rules, dict(adapters or {}))
+        self._lookup_fns = resolve_lookups(rules, dict(lookups or {}))
+        secrets = collect_secrets(self._adapters.values())
+        self._redact: Callable[[str], str] = lambda text: redact(text, secrets)
+        self._executor = Executor(
+            adapters=self._adapters,
+            stripe_client=stripe_client,
+            clock=self._clock,
+            redact=self._redact,
+        )
         self._store = open_store(store)
+        self._heartbeat = Heartbeat(self._store, self._owner, lease, self._clock)
         self._old_rules: dict[str, Rule] = {}
         self._static_plans: dict[
             int, tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]
         ] = {}
-
-    # -- building ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _resolve_adapters(rules: RuleSet, given: dict[str, Any]) -> dict[str, Any]:
-        problems: list[Problem] = []
-        resolved: dict[str, Any] = {}
-        for name, adapter in given.items():
-            registry.check_adapter(name, adapter, "Engine(adapters=...)")
-        for rule in rules:
-            for action in rule.actions:
-                adapter = resolved.get(action.type)
-                if adapter is None and action.type not in resolved:
-                    adapter = given.get(action.type)
-                    if adapter is None:
-                        adapter = registry.load(action.type)
-                    resolved[action.type] = adapter
-                if adapter is None:
-                    known = sorted(set(registry.available()) | set(given))
-                    near = difflib.get_close_matches(action.type, known, n=1)
-                    hint = f" (did you mean {near[0]!r}?)" if near else ""
-                    problems.append(
-                        Problem(
-                            location=action.type_location or action.location,
-                            json_path=f"{action.json_path}.type",
-                            rule=rule.name,
-                            message=f"no adapter for step type {action.type!r}{hint}; "
-                            f"known types: {', '.join(known)}",
-                        )
-                    )
-                    continue
-                problems.extend(_check_params(rule, action, adapter))
-        if problems:
-            raise RuleFileError(problems)
-        return {k: v for k, v in resolved.items() if v is not None}
-
-    @staticmethod
-    def _resolve_lookups(
-        rules: RuleSet, given: dict[str, Callable[..., Any]]
-    ) -> dict[str, Callable[..., Any]]:
-        problems = []
-        found: dict[str, Callable[..., Any]] = {}
-        for spec in rules.lookups.values():
-            function = given.get(spec.type) or registry.load(spec.type, registry.LOOKUPS_GROUP)
-            if function is None:
-                known = sorted(set(registry.available(registry.LOOKUPS_GROUP)) | set(given))
-                problems.append(
-                    Problem(
-                        location=spec.location,
-                        json_path=f"$.lookups.{spec.name}.type",
-                        message=f"no lookup of type {spec.type!r}; known types: {', '.join(known)}",
-                    )
-                )
-                continue
-            found[spec.type] = function
-        if problems:
-            raise RuleFileError(problems)
-        return found
 
     # -- events -----------------------------------------------------------------------------
 
@@ -182,6 +133,7 @@ class Engine:
                         None,
                         None,
                         None,
+                        0,
                     )
                 )
                 actions.extend(records)
@@ -231,7 +183,7 @@ class Engine:
                 Ingest(
                     event_id=event_id,
                     event_type=event_type,
-                    created=plan.created,
+                    created=int64(plan.created),
                     received_at=now,
                     cancels=tuple((rule.name, key) for rule, key in plan.cancels),
                     cancel_reason=f"cancelled by {event_type} ({event_id})",
@@ -281,7 +233,7 @@ class Engine:
             next_at=now,
             event_id=event["id"],
             event_type=event["type"],
-            event=dict(event),
+            event=event,
             rule_version=start.rule.version,
             due_at=now,
             created_at=now,
@@ -290,18 +242,37 @@ class Engine:
 
     # -- carrying runs on ---------------------------------------------------------------------
 
+    def _run_lease(self) -> RunLease:
+        return RunLease(
+            self._store,
+            owner=self._owner,
+            lease=self._lease,
+            clock=self._clock,
+            heartbeat=self._heartbeat,
+        )
+
     def _advance(self, run: Run, rule: Rule, scope: Scope, now: _dt.datetime) -> Advance:
-        lease = self._lease
-
-        def save(updated: Run, release: bool) -> None:
-            until = None if release else self._clock() + lease
-            self._store.save(updated, owner=self._owner, lease_until=until)
-
+        """Carry one run on; whatever goes wrong with it stays with it (see :meth:`_fail`)."""
         try:
-            return self._executor.advance(run, rule, scope, now=now, save=save)
-        except LeaseLostError as exc:
-            log.warning("stopped working on run %s: %s", run.id, exc)
-            return Advance(run, warnings=[f"run {run.id}: {exc}"])
+            done = self._executor.advance(run, rule, scope, now=now, lease=self._run_lease())
+        except StoreError:
+            raise  # the store itself failed: no other run can go on either
+        except Exception as exc:  # one broken run must not stall every other run
+            return self._fail(run, now, exc)
+        if done.lost is not None:
+            done.warnings.append(f"run {run.id}: {done.lost}")
+        return done
+
+    def _fail(self, run: Run, now: _dt.datetime, exc: Exception) -> Advance:
+        """End ``run`` as failed with the reason, when carrying it on raised."""
+        reason = self._redact(f"the run could not go on: {type(exc).__name__}: {exc}")
+        log.error("run %s: %s", run.id, reason, exc_info=exc)
+        failed = replace(run, status="failed", next_at=None, reason=reason, updated_at=now)
+        try:
+            self._store.save(failed, owner=self._owner, lease_until=None)
+        except LeaseLostError as lost:
+            return Advance(lost.run or run, warnings=[f"run {run.id}: {reason}; {lost}"])
+        return Advance(failed, warnings=[f"run {run.id}: {reason}"])
 
     def _rule_for(self, run: Run) -> Rule | None:
         """The version of the rule the run started with; None when the rule was removed."""
@@ -319,56 +290,92 @@ class Engine:
             old = self._old_rules[run.rule_version] = compile_stored_rule(definition)
         return old
 
+    def _end(self, run: Run, now: _dt.datetime, **changes: Any) -> Outcome:
+        """Save ``run`` ended with ``changes`` (released), as an outcome."""
+        done = replace(run, next_at=None, updated_at=now, **changes)
+        try:
+            self._store.save(done, owner=self._owner, lease_until=None)
+        except LeaseLostError as lost:
+            return _outcome(run, [lost.run or run], [], [f"run {run.id}: {lost}"])
+        return _outcome(run, [done], [], [])
+
     def _continue(self, run: Run, now: _dt.datetime) -> Outcome:
         """Carry on a claimed run (leased to this worker)."""
-        rule = self._rule_for(run)
-        warnings: list[str] = []
+        try:
+            rule = self._rule_for(run)
+        except StoreError:
+            raise
+        except Exception as exc:  # a stored rule version that no longer compiles
+            failed = self._fail(run, now, exc)
+            return _outcome(run, [failed.run], [], failed.warnings)
         if rule is None:
-            done = replace(
-                run,
-                status="cancelled",
-                next_at=None,
-                reason=f"rule {run.rule!r} was removed from the rule files",
-                updated_at=now,
-            )
-            self._store.save(done, owner=self._owner, lease_until=None)
-            return _outcome(run, [done], [], warnings)
+            return self._end(run, now, status="cancelled", reason=f"rule {run.rule!r} was removed")
         scope = self._scope(run.event, now, live=True)
         if run.status == "awaiting_approval":
             approval = dict(run.approval or {})
             approval.update(timed_out=True, answered_at=now.isoformat())
+            run = _answer_step(run, approval, {"timed_out": True, "answered_at": now.isoformat()})
             if approval.get("on_timeout") != "continue":
-                done = replace(
+                return self._end(
                     run,
+                    now,
                     status="cancelled",
-                    next_at=None,
                     approval=approval,
                     reason=f"approval timed out after {approval.get('timeout')}",
-                    updated_at=now,
                 )
-                self._store.save(done, owner=self._owner, lease_until=None)
-                return _outcome(run, [done], [], warnings)
             run = replace(run, status="waiting", approval=approval, due_at=run.next_at)
         advanced = self._advance(run, rule, scope, now)
         return _outcome(run, [advanced.run], advanced.actions, scope.warnings + advanced.warnings)
 
     def run_due(self, now: _dt.datetime | None = None) -> list[Outcome]:
-        """Resume every run whose wait is over at ``now``; go on until nothing is due."""
+        """Resume every run whose wait is over at ``now``; go on until nothing is due.
+
+        Runs are claimed one at a time, each under a lease of its own that is counted from the
+        claim (not from this call) and renewed while a step runs. A run that cannot go on fails
+        alone, with its reason; the others go on.
+        """
         outcomes = []
+        seen: dict[str, int] = {}
         with clock_scope(self._clock):
             moment = now or self._clock()
             while True:
+                clock_now = self._clock()
                 claimed = self._store.claim_due(
-                    moment, owner=self._owner, lease_until=moment + self._lease, limit=100
+                    moment,
+                    owner=self._owner,
+                    lease_until=clock_now + self._lease,
+                    limit=1,
+                    lease_now=max(clock_now, moment),
                 )
                 if not claimed:
                     break
-                for run in claimed:
-                    outcomes.append(self._continue(run, moment))
+                run = claimed[0]
+                seen[run.id] = seen.get(run.id, 0) + 1
+                if seen[run.id] > _MAX_PASSES:  # it keeps falling due at once: stop it
+                    error = RuntimeError(f"the run fell due {_MAX_PASSES} times in one pass")
+                    failed = self._fail(run, moment, error)
+                    outcomes.append(_outcome(run, [failed.run], [], failed.warnings))
+                    continue
+                outcomes.append(self._continue(run, moment))
         return outcomes
 
-    def resume(self, run_id: str, approved: bool = True, by: str | None = None) -> Outcome:
-        """Answer a run's approval: continue it, or (``approved=False``) cancel it."""
+    def resume(
+        self,
+        run_id: str,
+        approved: bool = True,
+        by: str | None = None,
+        *,
+        step: int | None = None,
+        nonce: str | None = None,
+    ) -> Outcome:
+        """Answer a run's approval: continue it, or (``approved=False``) cancel it.
+
+        ``step`` and ``nonce`` name the approval the answer is for (Slack buttons carry both;
+        see :attr:`ActionContext.approval_nonce`): an answer to an approval that is no longer
+        the pending one changes nothing. Raises :class:`RunNotFoundError` for an unknown run
+        and :class:`ApprovalNotPendingError`, with the reason, when the run does not wait for
+        this approval: already answered, past its timeout, or no longer waiting.
+        """
         with clock_scope(self._clock):
             now = self._clock()
             run = self._store.claim(
@@ -381,26 +388,26 @@ class Engine:
             if run is None:
                 existing = self._store.get(run_id)
                 if existing is None:
-                    raise StoreError(f"no run {run_id!r}")
-                return _outcome(
-                    existing,
-                    [existing],
-                    [],
-                    [f"run {run_id} is {existing.status}, not awaiting approval; nothing done"],
-                )
+                    raise RunNotFoundError(run_id)
+                raise _not_pending(existing, step, now)
             approval = dict(run.approval or {})
-            approval.update(approved=approved, by=by, answered_at=now.isoformat())
+            refusal = _refusal(run, approval, step, nonce, now)
+            if refusal is not None:
+                self._store.save(run, owner=self._owner, lease_until=None)  # changes nothing
+                raise ApprovalNotPendingError(
+                    f"run {run_id}: {refusal}; nothing done", run_id=run_id, reason=refusal
+                )
+            answer = {"approved": approved, "by": by, "answered_at": now.isoformat()}
+            approval.update(answer)
+            run = _answer_step(run, approval, answer)
             if not approved:
-                done = replace(
+                return self._end(
                     run,
+                    now,
                     status="cancelled",
-                    next_at=None,
                     approval=approval,
                     reason=f"approval rejected by {by or 'someone'}",
-                    updated_at=now,
                 )
-                self._store.save(done, owner=self._owner, lease_until=None)
-                return _outcome(run, [done], [], [])
             run = replace(run, status="waiting", approval=approval, due_at=now)
             return self._continue(run, now)
 
@@ -417,10 +424,65 @@ class Engine:
         from ._slack import parse_interaction
 
         answer = parse_interaction(body, headers, signing_secret, now=self._clock())
-        return self.resume(answer.run_id, approved=answer.approved, by=answer.user)
+        return self.resume(
+            answer.run_id,
+            approved=answer.approved,
+            by=answer.user,
+            step=answer.step,
+            nonce=answer.nonce,
+        )
 
     def close(self) -> None:
+        self._heartbeat.close()
         self._store.close()
+
+
+def _answer_step(run: Run, approval: Mapping[str, Any], answer: Mapping[str, Any]) -> Run:
+    """``run`` with ``answer`` kept on the record of the approval step it answers."""
+    index = approval.get("step")
+    record = run.record(index) if isinstance(index, int) else None
+    if record is None:
+        return run
+    answered = replace(record, output={**(record.output or {}), **answer})
+    steps = tuple(answered if s.index == index else s for s in run.steps)
+    return replace(run, steps=steps)
+
+
+def _refusal(
+    run: Run, approval: Mapping[str, Any], step: int | None, nonce: str | None, now: _dt.datetime
+) -> str | None:
+    """Why an answer naming ``step``/``nonce`` at ``now`` does not answer the pending approval."""
+    pending = approval.get("step")
+    if step is not None and pending is not None and step != pending:
+        return f"the answer is for the approval at step {step}; the run waits for step {pending}"
+    if nonce is not None and approval.get("nonce") not in (None, nonce):
+        return "the answer does not belong to the approval the run waits for"
+    if run.next_at is not None and now >= run.next_at:
+        return f"the approval timed out at {run.next_at.isoformat()}"
+    return None
+
+
+def _not_pending(run: Run, step: int | None, now: _dt.datetime) -> ApprovalNotPendingError:
+    """The error for an answer to ``run``, which no approval of is pending now."""
+    approval = run.approval or {}
+    index = step if step is not None else approval.get("step")
+    record = run.record(index) if isinstance(index, int) else None
+    answer = (record.output if record is not None else None) or approval
+    if answer.get("timed_out"):
+        reason = f"the approval timed out (at {answer.get('answered_at')})"
+    elif "approved" in answer:
+        verdict = "approved" if answer.get("approved") else "rejected"
+        reason = f"the approval was already {verdict} by {answer.get('by') or 'someone'}"
+        reason += f" at {answer.get('answered_at')}"
+    elif run.status == "awaiting_approval":
+        reason = "another worker is working on the run right now; try again"
+    else:
+        reason = f"the run is {run.status}"
+        if run.reason:
+            reason += f" ({run.reason})"
+    return ApprovalNotPendingError(
+        f"run {run.id}: {reason}; nothing done", run_id=run.id, reason=reason
+    )
 
 
 def _outcome(
@@ -434,39 +496,3 @@ def _outcome(
         actions=tuple(actions),
         warnings=tuple(warnings),
     )
-
-
-def _check_params(rule: Rule, action: Any, adapter: Any) -> list[Problem]:
-    schema = registry.schema_of(adapter)
-    if schema is None:
-        return []
-    from jsonschema import Draft202012Validator
-
-    problems = []
-    for error in Draft202012Validator(schema).iter_errors(dict(action.raw_params)):
-        path = list(error.absolute_path)
-        top = path[0] if path else None
-        location: Location = action.param_locations.get(top, action.location)
-        if error.validator == "required":
-            missing = missing_keys(error)
-            message = f"{action.type} step is missing parameter {', '.join(map(repr, missing))}"
-            location = action.location
-        elif error.validator == "additionalProperties":
-            unknown = unknown_keys(error)
-            extra = ", ".join(repr(key) for key, _ in unknown)
-            hint = unknown[0][1] if unknown else ""
-            message = f"{action.type} step has unknown parameter {extra}{hint}"
-            if unknown:
-                location = action.param_locations.get(unknown[0][0], action.location)
-        else:
-            message = f"{action.type} parameter: {error.message}"
-        suffix = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-        problems.append(
-            Problem(
-                location=location,
-                json_path=f"{action.json_path}{suffix}",
-                rule=rule.name,
-                message=message,
-            )
-        )
-    return problems

@@ -65,6 +65,10 @@ class Run:
     updated_at: _dt.datetime | None = None
     approval: Mapping[str, Any] | None = None
     reason: str | None = None
+    epoch: int = field(default=0, compare=False, repr=False)
+    """The fencing token of the lease under which this copy was read (stores set it when a
+    worker claims the run; every step start and save must carry it). Not part of the run's
+    value: two copies that differ only here are equal."""
 
     @property
     def live(self) -> bool:
@@ -112,7 +116,7 @@ class Outcome:
 
 new_run: Callable[..., Run] = _positional_factory(Run)
 """``new_run(id, rule, key, status, next_at, steps, event_id, event_type, event, rule_version,
-cursor, due_at, created_at, updated_at, approval, reason)``: a :class:`Run`, fast."""
+cursor, due_at, created_at, updated_at, approval, reason, epoch)``: a :class:`Run`, fast."""
 
 new_outcome: Callable[..., Outcome] = _positional_factory(Outcome)
 """``new_outcome(event_id, event_type, duplicate, matched, runs, actions, warnings)``."""

@@ -61,14 +61,14 @@ class RecordingAdapter:
     """An adapter that records its calls and returns ``output`` (or whatever ``respond`` says).
 
     ``fail_times`` makes the first calls raise ``AdapterError`` (``retryable`` as given);
-    ``pauses`` makes it behave as an approval adapter; ``params_schema`` is checked at build.
+    ``params_schema`` is checked at build. As the adapter of an ``approval`` step it announces
+    nothing, and the engine pauses the run after it as after any approval adapter.
     """
 
     output: Mapping[str, Any] | None = None
     respond: Callable[[dict[str, Any], ActionContext], Mapping[str, Any] | None] | None = None
     fail_times: int = 0
     retryable: bool = True
-    pauses: bool = False
     params_schema: Mapping[str, Any] | None = None
     calls: list[Call] = field(default_factory=list)
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 import dunning_rules as dr
+from dunning_rules._slack import approval_value
+from dunning_rules.actions.base import approval_nonce
 from dunning_rules.cli import main
 from dunning_rules.testing import FixedClock, RecordingAdapter
 from tests.paths import FIXTURES
@@ -135,10 +137,11 @@ rules:
 
 
 def slack_request(run_id: str, action: str, at: dt.datetime) -> tuple[bytes, dict[str, str]]:
+    value = approval_value(run_id, 0, approval_nonce(run_id, 0))
     payload = {
         "type": "block_actions",
         "user": {"id": "U024BE7LH", "username": "ana"},
-        "actions": [{"action_id": action, "value": run_id, "type": "button"}],
+        "actions": [{"action_id": action, "value": value, "type": "button"}],
     }
     body = ("payload=" + urllib.parse.quote(json.dumps(payload))).encode()
     stamp = str(int(at.timestamp()))
@@ -162,7 +165,7 @@ def test_a_slack_button_answers_the_approval(action, status, emails):
     email = RecordingAdapter()
     engine = dr.Engine(
         dr.load_rules(APPROVAL),
-        adapters={"approval": RecordingAdapter(pauses=True), "email": email},
+        adapters={"approval": RecordingAdapter(), "email": email},
         clock=clock,
     )
     (run,) = engine.handle(json.loads(EVENT.read_text())).runs
@@ -179,7 +182,7 @@ def test_a_replayed_or_forged_slack_request_is_refused():
     clock = FixedClock()
     engine = dr.Engine(
         dr.load_rules(APPROVAL),
-        adapters={"approval": RecordingAdapter(pauses=True), "email": RecordingAdapter()},
+        adapters={"approval": RecordingAdapter(), "email": RecordingAdapter()},
         clock=clock,
     )
     (run,) = engine.handle(json.loads(EVENT.read_text())).runs

@@ -318,7 +318,7 @@ rules:
 
 def test_approval_pauses_until_resumed(clock):
     """An approval step announces itself and pauses; resume(approved=True) continues."""
-    approval, email = RecordingAdapter(pauses=True, output={"ts": "1"}), RecordingAdapter()
+    approval, email = RecordingAdapter(output={"ts": "1"}), RecordingAdapter()
     engine = make(APPROVAL, clock, approval=approval, email=email)
     (run,) = engine.handle(event()).runs
     assert run.status == "awaiting_approval"
@@ -333,7 +333,7 @@ def test_approval_pauses_until_resumed(clock):
 def test_a_rejected_approval_cancels_and_remembers_who(clock):
     """resume(approved=False) ends the run as cancelled, with who answered and when."""
     email = RecordingAdapter()
-    engine = make(APPROVAL, clock, approval=RecordingAdapter(pauses=True), email=email)
+    engine = make(APPROVAL, clock, approval=RecordingAdapter(), email=email)
     (run,) = engine.handle(event()).runs
     outcome = engine.resume(run.id, approved=False, by="U1")
     (done,) = outcome.runs
@@ -342,8 +342,10 @@ def test_a_rejected_approval_cancels_and_remembers_who(clock):
     assert done.approval["approved"] is False
     assert done.approval["answered_at"] == clock.now.isoformat()
     assert email.calls == []
-    second = engine.resume(run.id, approved=True, by="U2")
-    assert "not awaiting approval" in second.warnings[0]
+    with pytest.raises(dr.ApprovalNotPendingError, match="already rejected by U1") as caught:
+        engine.resume(run.id, approved=True, by="U2")
+    assert caught.value.run_id == run.id
+    assert engine.runs()[0].approval["by"] == "U1"
 
 
 @pytest.mark.parametrize(
@@ -358,7 +360,7 @@ def test_an_unanswered_approval_times_out(clock, on_timeout, status, emails):
         f'text: "x", timeout: 48h, on_timeout: {on_timeout}}}',
     )
     email = RecordingAdapter()
-    engine = make(text, clock, approval=RecordingAdapter(pauses=True), email=email)
+    engine = make(text, clock, approval=RecordingAdapter(), email=email)
     engine.handle(event())
     clock.advance(hours=47)
     assert engine.run_due() == []

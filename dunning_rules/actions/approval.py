@@ -1,9 +1,10 @@
 """The ``approval`` step type: ask a human in Slack, with Approve and Reject buttons.
 
-The adapter only announces the request (``chat.postMessage`` with a bot token); because it
-declares ``pauses = True`` the engine then pauses the run until ``Engine.resume`` (called by
-``Engine.handle_slack_interaction`` when someone presses a button). Both buttons carry the
-run id as their ``value``; their ``action_id`` is ``dunning_approve`` or ``dunning_reject``.
+The adapter only announces the request (``chat.postMessage`` with a bot token); the engine
+then pauses the run until ``Engine.resume`` (called by ``Engine.handle_slack_interaction`` when
+someone presses a button). Both buttons carry ``<run id>:<step index>:<nonce>`` as their
+``value``, so that a click answers only the approval that asked; their ``action_id`` is
+``dunning_approve`` or ``dunning_reject``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._slack import approval_value
 from . import _http
 from .slack import SlackWebAPI, escape_mrkdwn, mrkdwn_sections, optional_text, required_text
 
@@ -45,22 +47,23 @@ def _label(params: Mapping[str, Any], name: str, default: str) -> str:
 
 
 def approval_blocks(
-    text: str, *, run_id: str, approve_label: str = "Approve", reject_label: str = "Reject"
+    text: str, *, value: str, approve_label: str = "Approve", reject_label: str = "Reject"
 ) -> list[dict[str, Any]]:
-    """The message's blocks: the mrkdwn ``text``, then the Approve and Reject buttons."""
+    """The message's blocks: the mrkdwn ``text``, then the Approve and Reject buttons, both
+    carrying ``value`` (see :func:`dunning_rules._slack.approval_value`)."""
     approve = {
         "type": "button",
         "action_id": APPROVE_ACTION_ID,
         "style": "primary",
         "text": _plain(approve_label),
-        "value": run_id,
+        "value": value,
     }
     reject = {
         "type": "button",
         "action_id": REJECT_ACTION_ID,
         "style": "danger",
         "text": _plain(reject_label),
-        "value": run_id,
+        "value": value,
         "confirm": {
             "title": _plain(f"{reject_label}?"[:_CONFIRM_TITLE_LIMIT]),
             "text": {
@@ -105,7 +108,6 @@ class SlackApproval:
         "additionalProperties": False,
     }
     escapes: ClassVar[dict[str, Callable[[str], str]]] = {"text": escape_mrkdwn}
-    pauses: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -125,7 +127,7 @@ class SlackApproval:
         text = required_text(params, "text", provider=PROVIDER)
         blocks = approval_blocks(
             text,
-            run_id=ctx.run_id,
+            value=approval_value(ctx.run_id, ctx.index, ctx.approval_nonce),
             approve_label=_label(params, "approve_label", "Approve"),
             reject_label=_label(params, "reject_label", "Reject"),
         )

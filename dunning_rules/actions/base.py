@@ -9,13 +9,17 @@ the engine's ``retry`` policy may try again; any other exception counts as retry
 A class adapter may declare ``params_schema`` (a JSON Schema, draft 2020-12): the engine checks
 every step of its type against it when it is built, so a missing ``to:`` is a
 :class:`~dunning_rules.errors.RuleFileError` with the step's line, not a failure on the first
-customer. It may also declare ``pauses = True`` (the ``approval`` type): the engine then pauses
-the run after the adapter has announced the request, until ``Engine.resume``.
+customer.
+
+The adapter of the ``approval`` type only announces the request; the engine pauses the run
+after it, whatever adapter it is, until ``Engine.resume`` answers that approval: name it in the
+answer with ``ctx.index`` and ``ctx.approval_nonce`` (Slack buttons carry both).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -23,7 +27,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import stripe
 
-__all__ = ["ActionContext", "Adapter", "LookupContext"]
+__all__ = ["ActionContext", "Adapter", "LookupContext", "approval_nonce"]
+
+
+def approval_nonce(run_id: str, index: int) -> str:
+    """The nonce that names the approval at step ``index`` of run ``run_id`` (16 hex digits):
+    an answer must carry it, so that an old button cannot answer a later approval."""
+    return hashlib.sha256(f"{run_id}\x1fapproval\x1f{index}".encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +57,11 @@ class ActionContext:
     attempt: int = 1
     simulate: bool = False
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def approval_nonce(self) -> str:
+        """For an ``approval`` step: the nonce its answer must carry (with ``index``)."""
+        return approval_nonce(self.run_id, self.index)
 
     def warn(self, message: str) -> None:
         """Add a warning to the step's outcome (the step still succeeds)."""

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from .._event import wire_event
 from ..errors import EventError
 from ..outcome import ActionRecord
 from .expressions import Expression, is_true
@@ -33,34 +34,27 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[LookupSpec, dict[str, Any]], Any]
 
 
-def check_event(event: Any) -> dict[str, Any]:
-    """The event as a dict (the caller's own when it is one: it is never changed);
-    :class:`EventError` unless it is a Stripe event.
+def check_event(given: Any) -> dict[str, Any]:
+    """The event in its JSON wire form (a new dict: the caller's is never changed);
+    :class:`EventError` unless it is a Stripe event that every store can hold.
 
-    A ``stripe.Event`` (or any object with ``to_dict()``) is converted first: stripe objects are
-    not dicts.
+    A ``stripe.Event``, a dict subclass or a dict give the same plain value (see
+    :func:`dunning_rules._event.wire_event`).
     """
-    if type(event) is dict:  # the common case, without the slower ABC checks below
-        data = event.get("data")
-        if (
-            type(event.get("id")) is str
-            and type(event.get("type")) is str
-            and type(data) is dict
-            and type(data.get("object")) is dict
-        ):
-            return event
-    if not isinstance(event, Mapping) and callable(getattr(event, "to_dict", None)):
-        event = event.to_dict()
-    if not isinstance(event, Mapping):
-        raise EventError(f"a Stripe event is a mapping, not {type(event).__name__}")
+    event = wire_event(given)
     if not isinstance(event.get("id"), str):
         raise EventError("a Stripe event needs a string 'id'")
     if not isinstance(event.get("type"), str):
         raise EventError(f"event {event['id']!r} needs a string 'type'")
     data = event.get("data")
-    if not isinstance(data, Mapping) or not isinstance(data.get("object"), Mapping):
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        if event.get("object") == "v2.core.event" or "related_object" in event:
+            raise EventError(
+                f"event {event['id']!r} is a Stripe v2 thin event, which carries no object: "
+                "send invoice events to a v1 (snapshot) webhook endpoint"
+            )
         raise EventError(f"event {event['id']!r} needs a mapping 'data.object'")
-    return event if type(event) is dict else dict(event)
+    return event
 
 
 def key_text(value: Any) -> str | None:

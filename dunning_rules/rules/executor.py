@@ -7,6 +7,11 @@
 Waits are anchored at ``due_at``, the time the run fell due, not at the time a worker got to
 it: a run resumed late still sends its next message on schedule, and a wait that is already
 over is passed through at once.
+
+Immediately before each adapter call the executor asks its :class:`Lease` to start the step:
+the store confirms that the run is still live, still this worker's and still at this step
+(see :meth:`~dunning_rules.store.RunStore.start_step`). A run that was cancelled, or taken over
+by another worker, stops there, and its adapter is never called.
 """
 
 from __future__ import annotations
@@ -16,20 +21,34 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from ..actions.base import ActionContext
+from ..actions.base import ActionContext, approval_nonce
 from ..errors import AdapterError
 from ..outcome import ActionRecord, Run, evolve
+from ..store.base import LeaseLostError
 from .engine import Scope
 from .model import ActionSpec, Rule, parse_duration
 
-__all__ = ["Advance", "Executor", "idempotency_key"]
+__all__ = ["Advance", "Executor", "Lease", "idempotency_key"]
 
 log = logging.getLogger(__name__)
 
 Save = Callable[[Run, bool], None]
 """``save(run, release)``: persist the run; ``release`` ends this worker's lease."""
+
+
+class Lease(Protocol):
+    """How the executor keeps a run: the engine's view of the store for one run."""
+
+    def save(self, run: Run, release: bool) -> None:
+        """Persist the run; ``release`` ends this worker's lease. Raises
+        :class:`~dunning_rules.store.base.LeaseLostError` when the run is no longer held."""
+
+    def start(self, run: Run) -> None:
+        """Right before the adapter of the step at ``run.cursor`` is called: confirm the run is
+        still held and at that step, and keep it held while the step runs. Raises
+        :class:`~dunning_rules.store.base.LeaseLostError` when the step must not run."""
 
 
 def _index(record: ActionRecord) -> int:
@@ -50,33 +69,52 @@ class Advance:
     actions: list[ActionRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unsaved: bool = False
+    lost: str | None = None
+    """Why the worker stopped holding the run (cancelled meanwhile, taken over), or None."""
 
 
 class Executor:
-    """Runs steps through adapters. Built by :class:`~dunning_rules.Engine`."""
+    """Runs steps through adapters. Built by :class:`~dunning_rules.Engine`.
+
+    ``clock`` gives the real start and finish times of steps; ``redact`` cleans the text of
+    errors that adapters raise before it is stored or logged.
+    """
 
     def __init__(
         self,
         *,
         adapters: Mapping[str, Any],
         stripe_client: Any,
+        clock: Callable[[], _dt.datetime],
+        redact: Callable[[str], str] = str,
     ) -> None:
         self._adapters = adapters
         self._stripe_client = stripe_client
+        self._clock = clock
+        self._redact = redact
 
     def advance(
-        self, run: Run, rule: Rule, scope: Scope, *, now: _dt.datetime, save: Save
+        self, run: Run, rule: Rule, scope: Scope, *, now: _dt.datetime, lease: Lease
     ) -> Advance:
         result = Advance(run)
-        while result.run.status == "waiting":
-            if result.run.cursor >= len(rule.actions):
-                self._finish(result, now, save, "completed", None)
-                break
-            if result.unsaved:  # the last step's record, saved before the next step starts
-                save(result.run, False)
-                result.unsaved = False
-            if not self._step(result, rule, rule.actions[result.run.cursor], scope, now, save):
-                break
+        save = lease.save
+        try:
+            while result.run.status == "waiting":
+                if result.run.cursor >= len(rule.actions):
+                    self._finish(result, now, save, "completed", None)
+                    break
+                if result.unsaved:  # the last step's record, saved before the next step starts
+                    save(result.run, False)
+                    result.unsaved = False
+                action = rule.actions[result.run.cursor]
+                if not self._step(result, rule, action, scope, now, lease):
+                    break
+        except LeaseLostError as exc:
+            result.lost = str(exc)
+            if exc.run is not None:
+                result.run = exc.run
+            result.unsaved = False
+            log.info("stopped working on run %s: %s", run.id, exc)
         return result
 
     # -- one step ---------------------------------------------------------------------------
@@ -88,9 +126,10 @@ class Executor:
         action: ActionSpec,
         scope: Scope,
         now: _dt.datetime,
-        save: Save,
+        lease: Lease,
     ) -> bool:
         """Run one step; True to go on with the next one."""
+        save = lease.save
         run = result.run
         what = f"rule {rule.name!r} step {action.index} ({action.type})"
         root = scope.root(run.outputs())
@@ -133,16 +172,22 @@ class Executor:
             step_type=action.type,
             attempt=attempt,
         )
+        # The last moment before the side effect: the store confirms the run is still live,
+        # still ours and still at this step. A cancel that committed before this stops it.
+        lease.start(result.run)
+        started = self._clock()
         try:
             output = adapter(params, ctx)
         except Exception as exc:
             retryable = exc.retryable if isinstance(exc, AdapterError) else True
-            log.info("%s failed (attempt %d): %s", what, attempt, exc)
             message = str(exc) if isinstance(exc, AdapterError) else f"{type(exc).__name__}: {exc}"
+            message = self._redact(message)
+            log.info("%s failed (attempt %d): %s", what, attempt, message)
             result.warnings.extend(ctx.warnings)
             return self._failed(
-                result, rule, action, now, save, params, attempt, message, retryable
+                result, rule, action, now, save, params, attempt, message, retryable, started
             )
+        finished = self._clock()
         if output is not None and not isinstance(output, Mapping):
             output = {"value": output}
         result.warnings.extend(ctx.warnings)
@@ -156,9 +201,11 @@ class Executor:
             attempts=attempt,
             output=dict(output) if output is not None else None,
             warnings=tuple(ctx.warnings),
+            started_at=started,
+            finished_at=finished,
         )
-        if getattr(adapter, "pauses", False):
-            return self._pause_for_approval(result, params, now, save)
+        if action.type == "approval":  # the pause belongs to the step type, whatever adapter
+            return self._pause_for_approval(result, action, params, now, save)
         return True
 
     def _wait(
@@ -172,9 +219,9 @@ class Executor:
     ) -> bool:
         try:
             duration = parse_duration(params.get("duration", ""))
-        except ValueError as exc:
+            due = (result.run.due_at or now) + duration
+        except (ValueError, OverflowError) as exc:
             return self._failed(result, rule, action, now, save, dict(params), 1, str(exc), False)
-        due = (result.run.due_at or now) + duration
         self._record(
             result,
             action,
@@ -192,23 +239,31 @@ class Executor:
         return False
 
     def _pause_for_approval(
-        self, result: Advance, params: Mapping[str, Any], now: _dt.datetime, save: Save
+        self,
+        result: Advance,
+        action: ActionSpec,
+        params: Mapping[str, Any],
+        now: _dt.datetime,
+        save: Save,
     ) -> bool:
         timeout = params.get("timeout")
         next_at = None
         if isinstance(timeout, str):
             try:
                 next_at = (result.run.due_at or now) + parse_duration(timeout)
-            except ValueError:
-                result.warnings.append(f"approval timeout {timeout!r} is not a duration; ignored")
+            except (ValueError, OverflowError) as exc:
+                result.warnings.append(f"approval timeout {timeout!r} ignored: {exc}")
         result.run = evolve(
             result.run,
             status="awaiting_approval",
             next_at=next_at,
             approval={
+                "step": action.index,
+                "nonce": approval_nonce(result.run.id, action.index),
                 "requested_at": now.isoformat(),
                 "timeout": timeout,
                 "on_timeout": params.get("on_timeout", "cancel"),
+                "deadline": next_at.isoformat() if next_at is not None else None,
             },
             updated_at=now,
         )
@@ -226,11 +281,18 @@ class Executor:
         attempt: int,
         message: str,
         retryable: bool,
+        started: _dt.datetime | None = None,
     ) -> bool:
         retry = action.retry
+        finished = self._clock() if started is not None else None
+        later = None
         if retry is not None and retryable and attempt < retry.attempts:
             # Retries wait from the failure: a late worker must not hammer the provider.
-            later = now + retry.delay(attempt)
+            try:
+                later = now + retry.delay(attempt)
+            except OverflowError:
+                message += "; no retry: the retry's delay is out of range"
+        if later is not None:
             self._record(
                 result,
                 action,
@@ -241,6 +303,8 @@ class Executor:
                 attempts=attempt,
                 error=message,
                 keep=False,
+                started_at=started,
+                finished_at=finished,
             )
             self._pause(result, save, next_at=later, due_at=later)
             return False
@@ -253,6 +317,8 @@ class Executor:
             params=params,
             attempts=attempt,
             error=message,
+            started_at=started,
+            finished_at=finished,
         )
         if action.on_error == "continue":
             return True
@@ -277,6 +343,8 @@ class Executor:
         warnings: tuple[str, ...] = (),
         keep: bool = True,
         advance_due: _dt.datetime | None = None,
+        started_at: _dt.datetime | None = None,
+        finished_at: _dt.datetime | None = None,
     ) -> ActionRecord:
         """Add a step's record to the run; ``keep`` moves the cursor past the step.
 
@@ -293,8 +361,8 @@ class Executor:
             output=output,
             error=error,
             attempts=attempts,
-            started_at=now,
-            finished_at=now,
+            started_at=started_at or now,
+            finished_at=finished_at or started_at or now,
             warnings=warnings,
         )
         run = result.run

@@ -15,7 +15,7 @@ __all__ = ["dump_event", "dump_run", "from_iso", "load_run", "to_iso"]
 _RECORD_TIMES = ("started_at", "finished_at")
 _RUN_TIMES = ("next_at", "due_at", "created_at", "updated_at")
 _RECORD_FIELDS = tuple(f.name for f in fields(ActionRecord))
-_RUN_FIELDS = tuple(f.name for f in fields(Run) if f.name not in ("event", "steps"))
+_RUN_FIELDS = tuple(f.name for f in fields(Run) if f.name not in ("event", "steps", "epoch"))
 _ENCODE = json.JSONEncoder(
     separators=(",", ":"), default=str, ensure_ascii=False, check_circular=False
 ).encode
@@ -51,8 +51,11 @@ def dump_run(run: Run) -> str:
     return _ENCODE(out)
 
 
-def load_run(text: str | bytes | dict[str, Any], event: str | bytes | None = None) -> Run:
-    """The inverse of :func:`dump_run` (and :func:`dump_event`)."""
+def load_run(
+    text: str | bytes | dict[str, Any], event: str | bytes | None = None, epoch: int = 0
+) -> Run:
+    """The inverse of :func:`dump_run` (and :func:`dump_event`); ``epoch`` is the lease's
+    fencing token, kept by stores in a column of its own."""
     try:
         data = json.loads(text) if isinstance(text, (str, bytes)) else dict(text)
         if event is not None:
@@ -65,6 +68,7 @@ def load_run(text: str | bytes | dict[str, Any], event: str | bytes | None = Non
             steps.append(ActionRecord(**raw))
         for name in _RUN_TIMES:
             data[name] = from_iso(data.get(name))
-        return Run(steps=tuple(steps), **data)
+        data.pop("epoch", None)
+        return Run(steps=tuple(steps), epoch=epoch, **data)
     except (TypeError, ValueError, KeyError) as exc:
         raise StoreError(f"a stored run cannot be read: {exc}") from exc

@@ -302,9 +302,9 @@ class StoreContract(LeaseContract):
     def test_list_runs_newest_first(self, store: RunStore) -> None:
         """Runs come newest first by creation; a save does not reorder them."""
         runs = [make_run(f"run_{i}", key=f"k{i}") for i in (3, 1, 2)]
-        self.seed(store, *runs[:1], owner="w1", until=FAR)
+        (first,) = self.seed(store, *runs[:1], owner="w1", until=FAR)
         self.seed(store, *runs[1:])
-        store.save(replace(runs[0], cursor=1), owner="w1", lease_until=FAR)
+        store.save(replace(first, cursor=1), owner="w1", lease_until=FAR)
         assert [r.id for r in store.list_runs()] == ["run_2", "run_1", "run_3"]
 
     @pytest.mark.parametrize(
@@ -338,8 +338,7 @@ class StoreContract(LeaseContract):
 
     def test_run_round_trips_every_field(self, store: RunStore) -> None:
         """A stored run reads back equal: steps, params, outputs, errors, approval, times."""
-        run = full_run()
-        self.seed(store, run, owner="w1", until=FAR)
+        (run,) = self.seed(store, full_run(), owner="w1", until=FAR)
         assert store.get(run.id) == run
         assert store.list_runs() == [run]
         answered = replace(
@@ -388,7 +387,7 @@ class StoreContract(LeaseContract):
             assert again.cancel_marker("card-declined", "in_1") == 42
             assert again.rule_definition("v1") == {"name": "card-declined"}
             assert again.claim_due(at(5), owner="w2", lease_until=FAR, limit=10) == []
-            again.save(replace(run, cursor=1), owner="w1", lease_until=None)
+            again.save(replace(run, cursor=1, epoch=1), owner="w1", lease_until=None)
             assert again.get("run_1").cursor == 1  # type: ignore[union-attr]
         finally:
             again.close()

@@ -20,11 +20,14 @@ class LeaseContract:
     @staticmethod
     def seed(
         store: RunStore, *runs: Run, owner: str = "", until: _dt.datetime | None = None
-    ) -> None:
-        """Store each run through an event of its own."""
+    ) -> list[Run]:
+        """Store each run through an event of its own; the stored copies, with their epochs."""
+        stored = []
         for run in runs:
             result = store.ingest(batch(f"evt_seed_{run.id}", run, owner=owner, lease_until=until))
             assert result.started == (run,)
+            stored.append(result.started[0])
+        return stored
 
     # -- claim_due ----------------------------------------------------------------------------
 
@@ -138,8 +141,7 @@ class LeaseContract:
 
     def test_save_by_the_lease_holder(self, store: RunStore) -> None:
         """The lease holder's save is stored and keeps the lease until the new ``lease_until``."""
-        run = make_run("run_1")
-        self.seed(store, run, owner="w1", until=at(1))
+        (run,) = self.seed(store, make_run("run_1"), owner="w1", until=at(1))
         later = replace(run, next_at=at(30), cursor=1, updated_at=at(1))
         store.save(later, owner="w1", lease_until=at(40))
         assert store.get("run_1") == later
@@ -148,8 +150,7 @@ class LeaseContract:
 
     def test_save_moves_the_run_out_of_the_due_list(self, store: RunStore) -> None:
         """A saved finished run is no longer due; its saved status is what queries see."""
-        run = make_run("run_1")
-        self.seed(store, run, owner="w1", until=at(1))
+        (run,) = self.seed(store, make_run("run_1"), owner="w1", until=at(1))
         store.save(replace(run, status="completed", next_at=None), owner="w1", lease_until=None)
         assert store.claim_due(at(60), owner="w2", lease_until=FAR, limit=10) == []
         assert [r.id for r in store.list_runs(status="completed")] == ["run_1"]
@@ -173,25 +174,25 @@ class LeaseContract:
 
     def test_save_after_takeover_raises(self, store: RunStore) -> None:
         """When a lease expired and another worker claimed the run, the first one lost it."""
-        run = make_run("run_1")
-        self.seed(store, run, owner="w1", until=at(1))
-        assert store.claim_due(at(2), owner="w2", lease_until=FAR, limit=1) == [run]
+        (run,) = self.seed(store, make_run("run_1"), owner="w1", until=at(1))
+        (taken,) = store.claim_due(at(2), owner="w2", lease_until=FAR, limit=1)
+        assert taken == run
         with pytest.raises(LeaseLostError):
             store.save(replace(run, cursor=1), owner="w1", lease_until=None)
-        store.save(replace(run, cursor=2), owner="w2", lease_until=None)
+        store.save(replace(taken, cursor=2), owner="w2", lease_until=None)
         assert store.get("run_1").cursor == 2  # type: ignore[union-attr]
 
     def test_expired_lease_not_taken_over_still_saves(self, store: RunStore) -> None:
         """An expired lease that nobody took over still lets its holder save."""
-        run = make_run("run_1")
-        self.seed(store, run, owner="w1", until=at(1))
+        (run,) = self.seed(store, make_run("run_1"), owner="w1", until=at(1))
         store.save(replace(run, cursor=1), owner="w1", lease_until=None)
         assert store.get("run_1").cursor == 1  # type: ignore[union-attr]
 
     def test_save_with_no_lease_until_releases(self, store: RunStore) -> None:
         """``lease_until=None`` frees the run at once; its former holder cannot save again."""
-        run = make_run("run_1", status="awaiting_approval", next_at=None)
-        self.seed(store, run, owner="w1", until=FAR)
+        (run,) = self.seed(
+            store, make_run("run_1", status="awaiting_approval", next_at=None), owner="w1", until=FAR
+        )
         store.save(replace(run, cursor=1), owner="w1", lease_until=None)
         got = store.claim("run_1", owner="w2", now=T0, lease_until=FAR, statuses=LIVE)
         assert got == replace(run, cursor=1)

@@ -76,6 +76,14 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             definition TEXT NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # 2: fencing. `epoch` is the lease's token (every claim adds one), `cursor` the step the
+    # run is at, `step_started` when the step at the cursor started (NULL: none in flight).
+    (
+        "ALTER TABLE dunning_rules_runs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE dunning_rules_runs ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE dunning_rules_runs ADD COLUMN step_started REAL",
+        "UPDATE dunning_rules_runs SET cursor = coalesce(json_extract(body, '$.cursor'), 0)",
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
@@ -113,6 +121,13 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             version text COLLATE "C" PRIMARY KEY,
             definition text NOT NULL
         )""",
+    ),
+    # 2: fencing, as in SQLITE_MIGRATIONS.
+    (
+        "ALTER TABLE dunning_rules_runs ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0",
+        "ALTER TABLE dunning_rules_runs ADD COLUMN IF NOT EXISTS cursor integer NOT NULL DEFAULT 0",
+        "ALTER TABLE dunning_rules_runs ADD COLUMN IF NOT EXISTS step_started timestamptz",
+        "UPDATE dunning_rules_runs SET cursor = coalesce((body::json ->> 'cursor')::integer, 0)",
     ),
 )
 
@@ -185,7 +200,7 @@ def list_runs_sql(
             args.append(value)
     condition = f" WHERE {' AND '.join(where)}" if where else ""
     sql = (
-        f"SELECT body, event FROM dunning_rules_runs{condition}"
+        f"SELECT body, event, epoch FROM dunning_rules_runs{condition}"
         f" ORDER BY seq DESC LIMIT {placeholder}"
     )
     return sql, args

@@ -3,8 +3,15 @@
 A store keeps handled event ids, runs (each a :class:`~dunning_rules.outcome.Run`), the
 definitions of the rule versions runs follow, and the markers of cancelling events. Every
 method is one transaction. Many workers may share one store: a worker *claims* a run, which
-leases it until ``lease_until``; only the lease holder may save it, and an expired lease lets
-another worker take the run over (after a crash, the step that was cut off runs again).
+leases it until ``lease_until``; an expired lease lets another worker take the run over (after
+a crash, the step that was cut off runs again).
+
+Every claim gives the run a new *epoch*, the lease's fencing token, on the copy it returns
+(:attr:`Run.epoch`). Only a worker that holds the lease under that epoch may save the run or
+start its next step: :meth:`RunStore.start_step` confirms, in one statement, that the run is
+still live, still leased to the worker under its epoch and still at the step, renews the lease
+and records that the step started. A worker that lost its lease, or whose run was cancelled,
+learns it there, before any adapter is called.
 """
 
 from __future__ import annotations
@@ -22,12 +29,41 @@ __all__ = [
     "IngestResult",
     "LeaseLostError",
     "RunStore",
+    "int64",
+    "merge_cancelled",
     "open_store",
 ]
 
 
 class LeaseLostError(StoreError):
-    """The run's lease expired and another worker took it over: stop working on it."""
+    """The worker no longer holds the run: its lease expired and another worker took it over,
+    or an event cancelled it. Stop working on it.
+
+    ``run`` is the run as stored when an event cancelled it while this worker held it: the
+    records this worker was saving are kept on it (a step that went out in the last moment
+    before the cancel stays in the history), its status stays ``cancelled``.
+    """
+
+    def __init__(self, message: str, *, run: Run | None = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+INT64_MAX = 2**63 - 1
+
+
+def int64(value: int | None) -> int | None:
+    """``value`` within a signed 64-bit column: Stripe's ``created`` is an epoch in seconds,
+    so a value out of range is no real time; clamping keeps its order against real ones."""
+    if value is None:
+        return None
+    return max(-INT64_MAX, min(INT64_MAX, value))
+
+
+def merge_cancelled(stored: Run, ours: Run) -> Run:
+    """The cancelled ``stored`` run with the step records of ``ours``, the copy a worker was
+    saving when the cancel committed: the cancel's status and reason stay."""
+    return replace(stored, steps=ours.steps, cursor=ours.cursor, updated_at=ours.updated_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +113,7 @@ def marker_rows(batch: Ingest) -> list[tuple[str, str, int]]:
     """``(rule, key, created)`` for every marker the batch records."""
     if batch.created is None:
         return []
-    created = max(batch.created, 0)
+    created = min(max(batch.created, 0), INT64_MAX)
     return [(rule, key, created) for rule, key in batch.markers]
 
 
@@ -104,10 +140,17 @@ class RunStore(Protocol):
         """The latest ``created`` of a cancelling event for ``(rule, key)``, if any."""
 
     def claim_due(
-        self, now: _dt.datetime, *, owner: str, lease_until: _dt.datetime, limit: int
+        self,
+        now: _dt.datetime,
+        *,
+        owner: str,
+        lease_until: _dt.datetime,
+        limit: int,
+        lease_now: _dt.datetime | None = None,
     ) -> list[Run]:
         """Lease up to ``limit`` live runs whose ``next_at`` is at or before ``now`` and whose
-        lease is free or expired, oldest ``next_at`` first; no two workers get the same run."""
+        lease is free or expired at ``lease_now`` (default ``now``), oldest ``next_at`` first;
+        no two workers get the same run. Each copy returned carries the claim's new epoch."""
 
     def claim(
         self,
@@ -118,11 +161,27 @@ class RunStore(Protocol):
         lease_until: _dt.datetime,
         statuses: Sequence[str],
     ) -> Run | None:
-        """Lease one run if its status is in ``statuses`` and its lease is free or expired."""
+        """Lease one run if its status is in ``statuses`` and its lease is free or expired;
+        the copy returned carries the claim's new epoch."""
+
+    def start_step(
+        self, run: Run, *, owner: str, now: _dt.datetime, lease_until: _dt.datetime
+    ) -> bool:
+        """Right before a step's adapter is called: in one statement, confirm that the run is
+        live, leased to ``owner`` under ``run.epoch`` and at ``run.cursor``; renew the
+        lease to ``lease_until`` and record that the step started at ``now``. False when any
+        of that fails (the run was cancelled, or another worker took it over): then no adapter
+        may be called."""
+
+    def renew(self, run: Run, *, owner: str, lease_until: _dt.datetime) -> bool:
+        """Extend the lease that ``owner`` holds under ``run.epoch`` (a heartbeat while a slow
+        step runs); False when it is no longer held."""
 
     def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
         """Write the run; ``lease_until`` None releases it. Raises :class:`LeaseLostError`
-        when ``owner`` no longer holds the lease."""
+        unless ``owner`` holds the lease under ``run.epoch`` and the run is live; when an
+        event cancelled the run while ``owner`` held it, the run's step records are written
+        onto the cancelled run first (see :func:`merge_cancelled`) and the error carries it."""
 
     def get(self, run_id: str) -> Run | None:
         """One run, or None."""
@@ -162,6 +221,9 @@ def open_store(url: str | RunStore | None) -> RunStore:
 
         postgres_store: RunStore = PostgresStore(url)
         return postgres_store
+    from .._redact import redact_url
+
     raise StoreError(
-        f"unknown store URL {url!r}: use 'sqlite:///path.db', 'postgresql://...' or 'memory:'"
+        f"unknown store URL {redact_url(url)!r}: "
+        "use 'sqlite:///path.db', 'postgresql://...' or 'memory:'"
     )

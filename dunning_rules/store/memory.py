@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..outcome import Run
@@ -14,10 +15,19 @@ from .base import (
     LeaseLostError,
     cancel_run,
     marker_rows,
+    merge_cancelled,
     superseded,
 )
 
 __all__ = ["MemoryStore"]
+
+
+@dataclass(slots=True)
+class _Lease:
+    owner: str | None
+    until: _dt.datetime | None
+    epoch: int = 0
+    started: _dt.datetime | None = None  # when the step at the cursor started, if it did
 
 
 class MemoryStore:
@@ -29,7 +39,7 @@ class MemoryStore:
         self._runs: dict[str, Run] = {}
         self._order: list[str] = []
         self._by_key: dict[tuple[str, str | None], list[str]] = {}  # (rule, key) -> run ids
-        self._leases: dict[str, tuple[str, _dt.datetime]] = {}
+        self._leases: dict[str, _Lease] = {}
         self._markers: dict[tuple[str, str], int] = {}
         self._versions: dict[str, Mapping[str, Any]] = {}
 
@@ -51,11 +61,13 @@ class MemoryStore:
                 for run in self._live(rule, key):
                     done = cancel_run(run, batch)
                     self._runs[run.id] = done
-                    self._leases.pop(run.id, None)
+                    lease = self._leases[run.id]
+                    lease.owner = lease.until = None
                     cancelled.append(done)
             for version, definition in (batch.rule_versions or {}).items():
                 self._versions.setdefault(version, definition)
             started, skipped, old = [], [], []
+            leased = batch.lease_until is not None
             for run in batch.runs:
                 marker = self._markers.get((run.rule, run.key)) if run.key is not None else None
                 if superseded(batch, marker):
@@ -64,11 +76,14 @@ class MemoryStore:
                 if run.key is not None and self._live(run.rule, run.key):
                     skipped.append(run)
                     continue
+                epoch = 1 if leased else 0
+                run = replace(run, epoch=epoch)
                 self._runs[run.id] = run
                 self._order.append(run.id)
                 self._by_key.setdefault((run.rule, run.key), []).append(run.id)
-                if batch.lease_until is not None:
-                    self._leases[run.id] = (batch.owner, batch.lease_until)
+                self._leases[run.id] = (
+                    _Lease(batch.owner, batch.lease_until, epoch) if leased else _Lease(None, None)
+                )
                 started.append(run)
             for rule, key, created in marker_rows(batch):
                 self._markers[rule, key] = max(self._markers.get((rule, key), 0), created)
@@ -85,22 +100,35 @@ class MemoryStore:
             return self._markers.get((rule, key))
 
     def _free(self, run_id: str, now: _dt.datetime) -> bool:
-        lease = self._leases.get(run_id)
-        return lease is None or lease[1] <= now
+        until = self._leases[run_id].until
+        return until is None or until <= now
+
+    def _take(self, run: Run, owner: str, lease_until: _dt.datetime) -> Run:
+        lease = self._leases[run.id]
+        lease.owner, lease.until, lease.epoch = owner, lease_until, lease.epoch + 1
+        return replace(run, epoch=lease.epoch)
 
     def claim_due(
-        self, now: _dt.datetime, *, owner: str, lease_until: _dt.datetime, limit: int
+        self,
+        now: _dt.datetime,
+        *,
+        owner: str,
+        lease_until: _dt.datetime,
+        limit: int,
+        lease_now: _dt.datetime | None = None,
     ) -> list[Run]:
+        free_at = lease_now or now
         with self._lock:
             due = [
                 r
                 for r in self._runs.values()
-                if r.live and r.next_at is not None and r.next_at <= now and self._free(r.id, now)
+                if r.live
+                and r.next_at is not None
+                and r.next_at <= now
+                and self._free(r.id, free_at)
             ]
             due.sort(key=lambda r: (r.next_at, r.id))
-            for run in due[:limit]:
-                self._leases[run.id] = (owner, lease_until)
-            return due[:limit]
+            return [self._take(run, owner, lease_until) for run in due[: max(limit, 0)]]
 
     def claim(
         self,
@@ -115,23 +143,67 @@ class MemoryStore:
             run = self._runs.get(run_id)
             if run is None or run.status not in statuses or not self._free(run_id, now):
                 return None
-            self._leases[run_id] = (owner, lease_until)
-            return run
+            return self._take(run, owner, lease_until)
+
+    def _held(self, run: Run, owner: str) -> _Lease | None:
+        lease = self._leases.get(run.id)
+        stored = self._runs.get(run.id)
+        if lease is None or stored is None or not stored.live:
+            return None
+        if lease.owner != owner or lease.epoch != run.epoch:
+            return None
+        return lease
+
+    def start_step(
+        self, run: Run, *, owner: str, now: _dt.datetime, lease_until: _dt.datetime
+    ) -> bool:
+        with self._lock:
+            lease = self._held(run, owner)
+            stored = self._runs.get(run.id)
+            if lease is None or stored is None:
+                return False
+            if stored.cursor != run.cursor:
+                return False
+            lease.until, lease.started = lease_until, now
+            return True
+
+    def renew(self, run: Run, *, owner: str, lease_until: _dt.datetime) -> bool:
+        with self._lock:
+            lease = self._held(run, owner)
+            if lease is None:
+                return False
+            lease.until = lease_until
+            return True
 
     def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
         with self._lock:
-            lease = self._leases.get(run.id)
-            if lease is None or lease[0] != owner:
+            lease = self._held(run, owner)
+            if lease is None:
+                stored = self._runs.get(run.id)
+                kept = self._leases.get(run.id)
+                if (
+                    stored is not None
+                    and kept is not None
+                    and kept.epoch == run.epoch
+                    and stored.status == "cancelled"
+                    and kept.owner is None
+                ):
+                    merged = self._runs[run.id] = merge_cancelled(stored, run)
+                    raise LeaseLostError(f"run {run.id} was cancelled", run=merged)
                 raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
             self._runs[run.id] = run
+            lease.started = None
             if lease_until is None:
-                del self._leases[run.id]
+                lease.owner = lease.until = None
             else:
-                self._leases[run.id] = (owner, lease_until)
+                lease.until = lease_until
 
     def get(self, run_id: str) -> Run | None:
         with self._lock:
-            return self._runs.get(run_id)
+            run = self._runs.get(run_id)
+            if run is None:
+                return None
+            return replace(run, epoch=self._leases[run_id].epoch)
 
     def list_runs(
         self,

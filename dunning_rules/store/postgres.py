@@ -16,6 +16,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -41,7 +42,9 @@ from .base import (
     IngestResult,
     LeaseLostError,
     cancel_run,
+    int64,
     marker_rows,
+    merge_cancelled,
     superseded,
 )
 
@@ -59,8 +62,9 @@ SCHEMA_LOCK = 0x64756E6E696E67  # "dunning"
 
 _INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at)
     VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"""
-_SELECT_LIVE = f"""SELECT seq, body, event FROM dunning_rules_runs
+_SELECT_LIVE = f"""SELECT seq, body, event, epoch FROM dunning_rules_runs
     WHERE rule = %s AND key = %s AND {LIVE} ORDER BY seq FOR UPDATE"""
+# A cancel keeps the epoch: the worker that held the run can still write its last records.
 _CANCEL = """UPDATE dunning_rules_runs
     SET status = 'cancelled', next_at = NULL, owner = NULL, lease_until = NULL, body = %s
     WHERE seq = %s"""
@@ -72,13 +76,14 @@ _LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (%s, %s) ON CONFLICT (version) DO NOTHING"""
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
-    (id, rule, key, status, next_at, owner, lease_until, body, event)
+    (id, rule, key, status, next_at, owner, lease_until, body, event, epoch, cursor)
     SELECT %(id)s, %(rule)s, %(key)s, %(status)s, %(next_at)s, %(owner)s, %(lease_until)s,
-        %(body)s, %(event)s
+        %(body)s, %(event)s, %(epoch)s, %(cursor)s
     WHERE NOT EXISTS (
         SELECT 1 FROM dunning_rules_runs WHERE rule = %(rule)s AND key = %(key)s AND {LIVE})
     ON CONFLICT (rule, key) WHERE {LIVE} AND key IS NOT NULL DO NOTHING"""
-_CLAIM_DUE = f"""UPDATE dunning_rules_runs AS r SET owner = %s, lease_until = %s
+_CLAIM_DUE = f"""UPDATE dunning_rules_runs AS r
+    SET owner = %s, lease_until = %s, epoch = r.epoch + 1
     FROM (
         SELECT seq FROM dunning_rules_runs
         WHERE {LIVE} AND next_at <= %s AND (lease_until IS NULL OR lease_until <= %s)
@@ -86,14 +91,22 @@ _CLAIM_DUE = f"""UPDATE dunning_rules_runs AS r SET owner = %s, lease_until = %s
         FOR UPDATE SKIP LOCKED
     ) AS due
     WHERE r.seq = due.seq
-    RETURNING r.body, r.event"""
-_CLAIM = """UPDATE dunning_rules_runs SET owner = %s, lease_until = %s
+    RETURNING r.body, r.event, r.epoch"""
+_CLAIM = """UPDATE dunning_rules_runs SET owner = %s, lease_until = %s, epoch = epoch + 1
     WHERE id = %s AND status = ANY(%s::text[])
         AND (lease_until IS NULL OR lease_until <= %s)
-    RETURNING body, event"""
-_SAVE = """UPDATE dunning_rules_runs
-    SET status = %s, next_at = %s, owner = %s, lease_until = %s, body = %s
-    WHERE id = %s AND owner = %s"""
+    RETURNING body, event, epoch"""
+_HELD = f"id = %s AND owner = %s AND epoch = %s AND {LIVE}"
+_START = f"""UPDATE dunning_rules_runs SET lease_until = %s, step_started = %s
+    WHERE {_HELD} AND cursor = %s"""
+_RENEW = f"UPDATE dunning_rules_runs SET lease_until = %s WHERE {_HELD}"
+_SAVE = f"""UPDATE dunning_rules_runs
+    SET status = %s, next_at = %s, owner = %s, lease_until = %s, body = %s, cursor = %s,
+        step_started = NULL
+    WHERE {_HELD}"""
+_SELECT_HELD = """SELECT status, owner, epoch, body, event FROM dunning_rules_runs
+    WHERE id = %s FOR UPDATE"""
+_WRITE_BODY = "UPDATE dunning_rules_runs SET body = %s, step_started = NULL WHERE id = %s"
 
 
 def _import_psycopg() -> ModuleType:
@@ -232,6 +245,7 @@ class PostgresStore:
     def ingest(self, batch: Ingest) -> IngestResult:
         leased = batch.lease_until is not None
         owner = batch.owner if leased else None
+        epoch = 1 if leased else 0
         lease_until = _utc(batch.lease_until)
         received = aware(batch.received_at)
         definitions = batch.rule_versions or {}
@@ -243,7 +257,9 @@ class PostgresStore:
         )
 
         def work(cur: psycopg.Cursor[Any]) -> IngestResult:
-            cur.execute(_INSERT_EVENT, (batch.event_id, batch.event_type, batch.created, received))
+            cur.execute(
+                _INSERT_EVENT, (batch.event_id, batch.event_type, int64(batch.created), received)
+            )
             if cur.rowcount == 0:
                 return IngestResult(duplicate=True)
             for rule, key in touched:
@@ -251,8 +267,8 @@ class PostgresStore:
             cancelled = []
             for rule, key in batch.cancels:
                 cur.execute(_SELECT_LIVE, (rule, key))
-                for seq, body, event in cur.fetchall():
-                    done = cancel_run(load_run(body, event), batch)
+                for seq, body, event, held in cur.fetchall():
+                    done = cancel_run(load_run(body, event, held), batch)
                     cur.execute(_CANCEL, (dump_run(done), seq))
                     cancelled.append(done)
             versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
@@ -283,9 +299,14 @@ class PostgresStore:
                         "lease_until": lease_until,
                         "body": dump_run(run),
                         "event": dump_event(run),
+                        "epoch": epoch,
+                        "cursor": run.cursor,
                     },
                 )
-                (started if cur.rowcount else skipped).append(run)
+                if cur.rowcount:
+                    started.append(replace(run, epoch=epoch))
+                else:
+                    skipped.append(run)
             markers = marker_rows(batch)
             if markers:
                 cur.executemany(_UPSERT_MARKER, markers)
@@ -314,10 +335,15 @@ class PostgresStore:
         return self._run(work, write=False)
 
     def claim_due(
-        self, now: _dt.datetime, *, owner: str, lease_until: _dt.datetime, limit: int
+        self,
+        now: _dt.datetime,
+        *,
+        owner: str,
+        lease_until: _dt.datetime,
+        limit: int,
+        lease_now: _dt.datetime | None = None,
     ) -> list[Run]:
-        at = aware(now)
-        args = (owner, aware(lease_until), at, at, max(limit, 0))
+        args = (owner, aware(lease_until), aware(now), aware(lease_now or now), max(limit, 0))
 
         def work(cur: psycopg.Cursor[Any]) -> list[Run]:
             cur.execute(_CLAIM_DUE, args)
@@ -345,6 +371,22 @@ class PostgresStore:
 
         return self._run(work)
 
+    def _update(self, sql: str, args: Sequence[Any]) -> bool:
+        def work(cur: psycopg.Cursor[Any]) -> int:
+            cur.execute(sql, args)
+            return cur.rowcount
+
+        return bool(self._run(work))
+
+    def start_step(
+        self, run: Run, *, owner: str, now: _dt.datetime, lease_until: _dt.datetime
+    ) -> bool:
+        args = (aware(lease_until), aware(now), run.id, owner, run.epoch, run.cursor)
+        return self._update(_START, args)
+
+    def renew(self, run: Run, *, owner: str, lease_until: _dt.datetime) -> bool:
+        return self._update(_RENEW, (aware(lease_until), run.id, owner, run.epoch))
+
     def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
         args = (
             run.status,
@@ -352,20 +394,36 @@ class PostgresStore:
             owner if lease_until is not None else None,
             _utc(lease_until),
             dump_run(run),
+            run.cursor,
             run.id,
             owner,
+            run.epoch,
         )
 
-        def work(cur: psycopg.Cursor[Any]) -> int:
+        def work(cur: psycopg.Cursor[Any]) -> tuple[bool, Run | None]:
             cur.execute(_SAVE, args)
-            return cur.rowcount
+            if cur.rowcount:
+                return True, None
+            cur.execute(_SELECT_HELD, (run.id,))
+            row = cur.fetchone()
+            if row is None or row[0] != "cancelled" or row[1] is not None or row[2] != run.epoch:
+                return False, None
+            merged = merge_cancelled(load_run(row[3], row[4], row[2]), run)
+            cur.execute(_WRITE_BODY, (dump_run(merged), run.id))
+            return False, merged
 
-        if not self._run(work):
-            raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
+        saved, merged = self._run(work)
+        if saved:
+            return
+        if merged is not None:
+            raise LeaseLostError(f"run {run.id} was cancelled", run=merged)
+        raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
 
     def get(self, run_id: str) -> Run | None:
         def work(cur: psycopg.Cursor[Any]) -> Run | None:
-            cur.execute("SELECT body, event FROM dunning_rules_runs WHERE id = %s", (run_id,))
+            cur.execute(
+                "SELECT body, event, epoch FROM dunning_rules_runs WHERE id = %s", (run_id,)
+            )
             row = cur.fetchone()
             return load_run(*row) if row is not None else None
 

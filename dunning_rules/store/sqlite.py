@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from ..errors import StoreError
@@ -40,7 +41,9 @@ from .base import (
     IngestResult,
     LeaseLostError,
     cancel_run,
+    int64,
     marker_rows,
+    merge_cancelled,
     superseded,
 )
 
@@ -52,8 +55,9 @@ _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 _INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at)
     VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"""
-_SELECT_LIVE = f"""SELECT seq, body, event FROM dunning_rules_runs
+_SELECT_LIVE = f"""SELECT seq, body, event, epoch FROM dunning_rules_runs
     WHERE rule = ? AND key = ? AND {LIVE} ORDER BY seq"""
+# A cancel keeps the epoch: the worker that held the run can still write its last records.
 _CANCEL = """UPDATE dunning_rules_runs
     SET status = 'cancelled', next_at = NULL, owner = NULL, lease_until = NULL, body = ?
     WHERE seq = ?"""
@@ -63,19 +67,28 @@ _SELECT_MARKER = "SELECT created FROM dunning_rules_markers WHERE rule = ? AND k
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (?, ?) ON CONFLICT (version) DO NOTHING"""
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
-    (id, rule, key, status, next_at, owner, lease_until, body, event)
-    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+    (id, rule, key, status, next_at, owner, lease_until, body, event, epoch, cursor)
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
     WHERE NOT EXISTS (
         SELECT 1 FROM dunning_rules_runs WHERE rule = ? AND key = ? AND {LIVE})"""
-_SELECT_DUE = f"""SELECT seq, body, event FROM dunning_rules_runs
+_SELECT_DUE = f"""SELECT seq, body, event, epoch FROM dunning_rules_runs
     WHERE {LIVE} AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
     ORDER BY next_at, id LIMIT ?"""
-_LEASE_SEQ = "UPDATE dunning_rules_runs SET owner = ?, lease_until = ? WHERE seq = ?"
-_CLAIM = """UPDATE dunning_rules_runs SET owner = ?, lease_until = ?
-    WHERE id = ? AND status IN ({statuses}) AND (lease_until IS NULL OR lease_until <= ?)"""
-_SAVE = """UPDATE dunning_rules_runs
-    SET status = ?, next_at = ?, owner = ?, lease_until = ?, body = ?
-    WHERE id = ? AND owner = ?"""
+_LEASE_SEQ = """UPDATE dunning_rules_runs SET owner = ?, lease_until = ?, epoch = epoch + 1
+    WHERE seq = ?"""
+_CLAIM = """UPDATE dunning_rules_runs SET owner = ?, lease_until = ?, epoch = epoch + 1
+    WHERE id = ? AND status IN ({statuses}) AND (lease_until IS NULL OR lease_until <= ?)
+    RETURNING body, event, epoch"""
+_HELD = f"id = ? AND owner = ? AND epoch = ? AND {LIVE}"
+_START = f"""UPDATE dunning_rules_runs SET lease_until = ?, step_started = ?
+    WHERE {_HELD} AND cursor = ?"""
+_RENEW = f"UPDATE dunning_rules_runs SET lease_until = ? WHERE {_HELD}"
+_SAVE = f"""UPDATE dunning_rules_runs
+    SET status = ?, next_at = ?, owner = ?, lease_until = ?, body = ?, cursor = ?,
+        step_started = NULL
+    WHERE {_HELD}"""
+_SELECT_HELD = "SELECT status, owner, epoch, body, event FROM dunning_rules_runs WHERE id = ?"
+_WRITE_BODY = "UPDATE dunning_rules_runs SET body = ?, step_started = NULL WHERE id = ?"
 
 
 def _epoch(value: _dt.datetime | None) -> float | None:
@@ -222,14 +235,14 @@ class SQLiteStore:
         definitions = batch.rule_versions or {}
         with self._write() as db:
             new = db.execute(
-                _INSERT_EVENT, (batch.event_id, batch.event_type, batch.created, received)
+                _INSERT_EVENT, (batch.event_id, batch.event_type, int64(batch.created), received)
             )
             if new.rowcount == 0:
                 return IngestResult(duplicate=True)
             cancelled = []
             for rule, key in batch.cancels:
-                for seq, body, event in db.execute(_SELECT_LIVE, (rule, key)).fetchall():
-                    done = cancel_run(load_run(body, event), batch)
+                for seq, body, event, held in db.execute(_SELECT_LIVE, (rule, key)).fetchall():
+                    done = cancel_run(load_run(body, event, held), batch)
                     db.execute(_CANCEL, (dump_run(done), seq))
                     cancelled.append(done)
             versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
@@ -241,6 +254,7 @@ class SQLiteStore:
             leased = batch.lease_until is not None
             owner = batch.owner if leased else None
             lease_until = _epoch(batch.lease_until)
+            epoch = 1 if leased else 0
             started, skipped, old = [], [], []
             for run in batch.runs:
                 if run.key is not None and batch.created is not None:
@@ -258,11 +272,13 @@ class SQLiteStore:
                     lease_until,
                     dump_run(run),
                     dump_event(run),
+                    epoch,
+                    run.cursor,
                     run.rule,
                     run.key,
                 )
                 if db.execute(_INSERT_RUN, args).rowcount:
-                    started.append(run)
+                    started.append(replace(run, epoch=epoch))
                 else:
                     skipped.append(run)
             markers = marker_rows(batch)
@@ -283,15 +299,22 @@ class SQLiteStore:
         return int(row[0]) if row is not None else None
 
     def claim_due(
-        self, now: _dt.datetime, *, owner: str, lease_until: _dt.datetime, limit: int
+        self,
+        now: _dt.datetime,
+        *,
+        owner: str,
+        lease_until: _dt.datetime,
+        limit: int,
+        lease_now: _dt.datetime | None = None,
     ) -> list[Run]:
         at = _epoch(now)
+        free_at = _epoch(lease_now or now)
         with self._write() as db:
-            rows = db.execute(_SELECT_DUE, (at, at, max(limit, 0))).fetchall()
+            rows = db.execute(_SELECT_DUE, (at, free_at, max(limit, 0))).fetchall()
             if rows:
                 until = _epoch(lease_until)
                 db.executemany(_LEASE_SEQ, [(owner, until, row[0]) for row in rows])
-        return [load_run(body, event) for _, body, event in rows]
+        return [load_run(body, event, epoch + 1) for _, body, event, epoch in rows]
 
     def claim(
         self,
@@ -307,30 +330,52 @@ class SQLiteStore:
         sql = _CLAIM.format(statuses=", ".join("?" * len(statuses)))
         args = (owner, _epoch(lease_until), run_id, *statuses, _epoch(now))
         with self._write() as db:
-            if not db.execute(sql, args).rowcount:
-                return None
-            row = db.execute("SELECT body, event FROM dunning_rules_runs WHERE id = ?", (run_id,))
-            body, event = row.fetchone()
-        return load_run(body, event)
+            row = db.execute(sql, args).fetchone()
+        return load_run(*row) if row is not None else None
+
+    def start_step(
+        self, run: Run, *, owner: str, now: _dt.datetime, lease_until: _dt.datetime
+    ) -> bool:
+        args = (_epoch(lease_until), _epoch(now), run.id, owner, run.epoch, run.cursor)
+        with self._write() as db:
+            return bool(db.execute(_START, args).rowcount)
+
+    def renew(self, run: Run, *, owner: str, lease_until: _dt.datetime) -> bool:
+        with self._write() as db:
+            return bool(
+                db.execute(_RENEW, (_epoch(lease_until), run.id, owner, run.epoch)).rowcount
+            )
 
     def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
+        body = dump_run(run)
         args = (
             run.status,
             _epoch(run.next_at),
             owner if lease_until is not None else None,
             _epoch(lease_until),
-            dump_run(run),
+            body,
+            run.cursor,
             run.id,
             owner,
+            run.epoch,
         )
         with self._write() as db:
-            if not db.execute(_SAVE, args).rowcount:
-                raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
+            if db.execute(_SAVE, args).rowcount:
+                return
+            row = db.execute(_SELECT_HELD, (run.id,)).fetchone()
+            if row is not None and row[0] == "cancelled" and row[1] is None and row[2] == run.epoch:
+                merged = merge_cancelled(load_run(row[3], row[4], row[2]), run)
+                db.execute(_WRITE_BODY, (dump_run(merged), run.id))
+            else:
+                merged = None
+        if merged is not None:
+            raise LeaseLostError(f"run {run.id} was cancelled", run=merged)
+        raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
 
     def get(self, run_id: str) -> Run | None:
         with self._read() as db:
             row = db.execute(
-                "SELECT body, event FROM dunning_rules_runs WHERE id = ?", (run_id,)
+                "SELECT body, event, epoch FROM dunning_rules_runs WHERE id = ?", (run_id,)
             ).fetchone()
         return load_run(*row) if row is not None else None
 

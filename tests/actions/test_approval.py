@@ -5,7 +5,9 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
+from dunning_rules._slack import approval_value
 from dunning_rules.actions import slack as slack_module
+from dunning_rules.actions.base import approval_nonce
 from dunning_rules.actions.approval import SlackApproval
 from dunning_rules.errors import AdapterError
 from tests.actions.fakes_messaging import (
@@ -16,7 +18,8 @@ from tests.actions.fakes_messaging import (
     vendor,
 )
 
-RUN_ID = "run_01J0APPROVE"
+RUN_ID = "run_0123456789abcdef0123456789abcdef"
+VALUE = approval_value(RUN_ID, 0, approval_nonce(RUN_ID, 0))
 TEXT = "*Payment failed* for `cus_QXg1o8vcGmoR32`: $10.00 USD (attempt 1)"
 STEP = {"channel": "#billing", "text": TEXT}
 
@@ -31,12 +34,13 @@ def button(label, style, action_id):
         "action_id": action_id,
         "style": style,
         "text": {"type": "plain_text", "text": label, "emoji": True},
-        "value": RUN_ID,
+        "value": VALUE,
     }
 
 
 def test_posts_the_text_and_approve_reject_buttons(slack):
-    """chat.postMessage gets a mrkdwn section and the two buttons, valued with the run id."""
+    """chat.postMessage gets a mrkdwn section and the two buttons, each naming the run, the
+    approval's step and its nonce."""
     approval(slack)(dict(STEP), action_context(run_id=RUN_ID))
 
     [request] = slack.requests
@@ -112,14 +116,13 @@ def test_labels_can_be_changed(slack):
 
 def test_timeout_and_on_timeout_are_left_to_the_engine(slack):
     """timeout and on_timeout are accepted and not sent to Slack."""
-    approval(slack)({**STEP, "timeout": "48h", "on_timeout": "continue"}, action_context())
+    approval(slack)({**STEP, "timeout": "48h", "on_timeout": "continue"}, action_context(run_id=RUN_ID))
 
     assert set(slack.requests[0].json()) == {"channel", "text", "blocks"}
 
 
-def test_the_engine_pauses_the_run_and_escapes_text():
-    """SlackApproval declares pauses = True and escapes placeholder values in `text`."""
-    assert SlackApproval.pauses is True
+def test_placeholder_values_in_text_are_escaped():
+    """SlackApproval escapes placeholder values in `text`."""
     assert SlackApproval.escapes["text"]("<!here>") == "&lt;!here&gt;"
 
 
@@ -133,7 +136,7 @@ def test_posting_goes_through_the_slack_module(slack, monkeypatch):
         return original(self, payload, **kwargs)
 
     monkeypatch.setattr(slack_module.SlackWebAPI, "post_message", spy)
-    approval(slack)(dict(STEP), action_context())
+    approval(slack)(dict(STEP), action_context(run_id=RUN_ID))
 
     assert calls == ["#billing"]
     assert len(slack.requests) == 1
@@ -142,7 +145,7 @@ def test_posting_goes_through_the_slack_module(slack, monkeypatch):
 def test_channel_not_found_is_final(slack):
     """ok:false channel_not_found on HTTP 200 is a final failure."""
     with pytest.raises(AdapterError, match="channel_not_found") as caught:
-        approval(slack)({**STEP, "channel": "#gone"}, action_context())
+        approval(slack)({**STEP, "channel": "#gone"}, action_context(run_id=RUN_ID))
 
     assert caught.value.retryable is False
 
@@ -152,7 +155,7 @@ def test_http_429_is_retryable(slack):
     slack.queue(slack_rate_limited(retry_after=5))
 
     with pytest.raises(AdapterError, match="Retry-After: 5s") as caught:
-        approval(slack)(dict(STEP), action_context())
+        approval(slack)(dict(STEP), action_context(run_id=RUN_ID))
 
     assert caught.value.retryable is True
 
@@ -162,7 +165,7 @@ def test_ratelimited_ok_false_is_retryable(slack):
     slack.queue(slack_error("ratelimited"))
 
     with pytest.raises(AdapterError, match="ratelimited") as caught:
-        approval(slack)(dict(STEP), action_context())
+        approval(slack)(dict(STEP), action_context(run_id=RUN_ID))
 
     assert caught.value.retryable is True
 
@@ -172,7 +175,7 @@ def test_a_wrong_token_is_final_and_stays_out_of_the_error(slack):
     token = "xoxb-5555555555-notTheBotToken"
 
     with pytest.raises(AdapterError, match="invalid_auth") as caught:
-        SlackApproval(token=token, api_base=slack.api_base)(dict(STEP), action_context())
+        SlackApproval(token=token, api_base=slack.api_base)(dict(STEP), action_context(run_id=RUN_ID))
 
     assert caught.value.retryable is False
     assert token not in str(caught.value)
@@ -183,7 +186,7 @@ def test_no_token_is_a_final_error_naming_the_variable(slack, monkeypatch):
     monkeypatch.setenv("SLACK_API_BASE", slack.api_base)
 
     with pytest.raises(AdapterError, match="SLACK_BOT_TOKEN") as caught:
-        SlackApproval()(dict(STEP), action_context())
+        SlackApproval()(dict(STEP), action_context(run_id=RUN_ID))
 
     assert caught.value.retryable is False
     assert slack.requests == []
@@ -195,7 +198,7 @@ def test_reads_the_token_from_the_environment(slack, monkeypatch):
     monkeypatch.setenv("SLACK_BOT_TOKEN", FakeSlack.TOKEN)
     monkeypatch.setenv("SLACK_API_BASE", slack.api_base)
 
-    assert adapter(dict(STEP), action_context())["channel"] == "C0BILLING01"
+    assert adapter(dict(STEP), action_context(run_id=RUN_ID))["channel"] == "C0BILLING01"
 
 
 @pytest.mark.parametrize(
@@ -206,7 +209,7 @@ def test_reads_the_token_from_the_environment(slack, monkeypatch):
 def test_missing_or_bad_parameters_are_final(slack, step):
     """channel and text must be non-empty strings after rendering; nothing is sent."""
     with pytest.raises(AdapterError, match="must be a non-empty string") as caught:
-        approval(slack)(step, action_context())
+        approval(slack)(step, action_context(run_id=RUN_ID))
 
     assert caught.value.retryable is False
     assert slack.requests == []
@@ -217,7 +220,7 @@ def test_a_slow_answer_is_a_retryable_timeout(slack):
     slack.stall(5)
 
     with pytest.raises(AdapterError, match=r"no answer within 0\.2s") as caught:
-        approval(slack, timeout=0.2)(dict(STEP), action_context())
+        approval(slack, timeout=0.2)(dict(STEP), action_context(run_id=RUN_ID))
 
     assert caught.value.retryable is True
 

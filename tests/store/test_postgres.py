@@ -15,6 +15,9 @@ from dunning_rules.store import open_store
 from dunning_rules.store._contract import T0, StoreContract, at, batch, concurrently, make_run
 from dunning_rules.store.postgres import PostgresStore, redact
 
+CURRENT = str(len(PostgresStore.migrations))
+NEXT = str(len(PostgresStore.migrations) + 1)
+
 FAR = at(60 * 24)
 
 
@@ -76,7 +79,7 @@ def test_tables_are_prefixed_and_versioned(pg_store, admin):
         "dunning_rules_markers",
         "dunning_rules_rule_versions",
     }
-    assert schema_version(admin) == "1"
+    assert schema_version(admin) == CURRENT
 
 
 @pytest.mark.postgres
@@ -94,15 +97,15 @@ def test_live_runs_have_a_partial_unique_index(pg_store, admin):
 
 @pytest.mark.postgres
 def test_newer_schema_is_refused(pg_store, admin, url):
-    """A database written by a newer version (schema 2) raises StoreError on first use."""
+    """A database written by a newer version raises StoreError on first use."""
     pg_store.has_event("evt_1")
-    admin.execute("UPDATE dunning_rules_meta SET value = '2' WHERE name = 'schema_version'")
-    with pytest.raises(StoreError, match=r"has schema version 2, but .* up to 1"):
+    admin.execute("UPDATE dunning_rules_meta SET value = %s WHERE name = 'schema_version'", (NEXT,))
+    with pytest.raises(StoreError, match=rf"has schema version {NEXT}, but .* up to {CURRENT}"):
         PostgresStore(url).has_event("evt_1")
 
 
 class NextPostgresStore(PostgresStore):
-    """The store as a future release with schema version 2 would ship it."""
+    """The store as a future release with one more schema version would ship it."""
 
     migrations = (
         *PostgresStore.migrations,
@@ -112,7 +115,7 @@ class NextPostgresStore(PostgresStore):
 
 @pytest.mark.postgres
 def test_older_schema_is_upgraded(pg_store, admin, url):
-    """A version 1 database opened by code that knows version 2 is migrated, data kept."""
+    """A database opened by code that knows a newer version is migrated, data kept."""
     run = make_run("run_1")
     pg_store.ingest(batch("evt_1", run))
     upgraded = NextPostgresStore(url)
@@ -120,7 +123,7 @@ def test_older_schema_is_upgraded(pg_store, admin, url):
         assert upgraded.get("run_1") == run
     finally:
         upgraded.close()
-    assert schema_version(admin) == "2"
+    assert schema_version(admin) == NEXT
     columns = [
         row[0]
         for row in admin.execute(
@@ -143,7 +146,7 @@ def test_processes_create_tables_at_once(url, admin):
         for store in stores:
             store.close()
     assert results == [False] * 6
-    assert schema_version(admin) == "1"
+    assert schema_version(admin) == CURRENT
 
 
 @pytest.mark.postgres

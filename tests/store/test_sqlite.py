@@ -18,8 +18,13 @@ import pytest
 
 from dunning_rules.errors import StoreError
 from dunning_rules.store import open_store
-from dunning_rules.store._contract import T0, StoreContract, at, batch, make_run
+from dunning_rules.store._contract import FAR, T0, StoreContract, at, batch, make_run
+from dunning_rules.store._codec import dump_run
+from dunning_rules.store.base import LeaseLostError
 from dunning_rules.store.sqlite import SQLiteStore, sqlite_path
+
+CURRENT = str(len(SQLiteStore.migrations))
+NEXT = str(len(SQLiteStore.migrations) + 1)
 
 
 class TestSQLiteStore(StoreContract):
@@ -110,7 +115,7 @@ def test_relative_url_is_relative_to_the_working_directory(tmp_path, monkeypatch
 
 
 def test_tables_are_prefixed_and_versioned(file_store, db_path):
-    """First use creates the dunning_rules_* tables and records schema version 1."""
+    """First use creates the dunning_rules_* tables and records the latest schema version."""
     file_store.has_event("evt_1")
     with sqlite3.connect(db_path) as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -121,7 +126,7 @@ def test_tables_are_prefixed_and_versioned(file_store, db_path):
         "dunning_rules_markers",
         "dunning_rules_rule_versions",
     }
-    assert meta_version(db_path) == "1"
+    assert meta_version(db_path) == CURRENT
 
 
 def test_journal_is_wal(file_store, db_path):
@@ -132,16 +137,18 @@ def test_journal_is_wal(file_store, db_path):
 
 
 def test_newer_schema_is_refused(file_store, db_path):
-    """A database written by a newer version (schema 2) raises StoreError on first use."""
+    """A database written by a newer version raises StoreError on first use."""
     file_store.ingest(batch("evt_1"))
     file_store.close()
-    set_meta_version(db_path, "2")
-    with pytest.raises(StoreError, match=r"has schema version 2, but this version .* up to 1"):
+    set_meta_version(db_path, NEXT)
+    with pytest.raises(
+        StoreError, match=rf"has schema version {NEXT}, but this version .* up to {CURRENT}"
+    ):
         SQLiteStore(db_path).has_event("evt_1")
 
 
 class NextSQLiteStore(SQLiteStore):
-    """The store as a future release with schema version 2 would ship it."""
+    """The store as a future release with one more schema version would ship it."""
 
     migrations = (
         *SQLiteStore.migrations,
@@ -150,19 +157,54 @@ class NextSQLiteStore(SQLiteStore):
 
 
 def test_older_schema_is_upgraded(file_store, db_path):
-    """A version 1 database opened by code that knows version 2 is migrated, data kept."""
+    """A database opened by code that knows a newer version is migrated, data kept."""
     run = make_run("run_1")
     file_store.ingest(batch("evt_1", run))
     file_store.close()
     upgraded = NextSQLiteStore(db_path)
     assert upgraded.get("run_1") == run
     upgraded.close()
-    assert meta_version(db_path) == "2"
+    assert meta_version(db_path) == NEXT
     with sqlite3.connect(db_path) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(dunning_rules_runs)")]
     assert columns[-1] == "note"
-    with pytest.raises(StoreError, match="schema version 2"):
+    with pytest.raises(StoreError, match=f"schema version {NEXT}"):
         SQLiteStore(db_path).get("run_1")
+
+
+class FirstSQLiteStore(SQLiteStore):
+    """The store as the first release shipped it: schema version 1, no fencing columns."""
+
+    migrations = SQLiteStore.migrations[:1]
+
+
+def test_version_1_database_gains_fencing(db_path):
+    """A version 1 database with a leased run mid-way is upgraded: its cursor is read from the
+    stored run, and the lease holder's claim and saves are fenced from then on."""
+    old = FirstSQLiteStore(db_path)
+    old.has_event("evt_1")  # creates the version 1 tables
+    old.close()
+    run = make_run("run_1", cursor=2)
+    with sqlite3.connect(db_path) as db:
+        db.execute(
+            "INSERT INTO dunning_rules_runs (id, rule, key, status, next_at, owner, lease_until,"
+            " body, event) VALUES (?, ?, ?, 'waiting', ?, 'w1', ?, ?, ?)",
+            (run.id, run.rule, run.key, T0.timestamp(), at(1).timestamp(), dump_run(run), "{}"),
+        )
+    assert meta_version(db_path) == "1"
+    store = SQLiteStore(db_path)
+    store.has_event("evt_1")  # opens and upgrades the file
+    with sqlite3.connect(db_path) as db:
+        row = db.execute("SELECT cursor, epoch FROM dunning_rules_runs").fetchone()
+    assert row == (2, 0)
+    (claimed,) = store.claim_due(at(2), owner="w2", lease_until=FAR, limit=1)
+    assert (claimed.cursor, claimed.epoch) == (2, 1)
+    assert store.start_step(claimed, owner="w2", now=at(2), lease_until=FAR)
+    with pytest.raises(LeaseLostError):
+        store.save(replace(claimed, epoch=0), owner="w2", lease_until=None)
+    store.save(replace(claimed, cursor=3), owner="w2", lease_until=None)
+    assert store.get("run_1").cursor == 3  # type: ignore[union-attr]
+    store.close()
 
 
 def test_failed_migration_changes_nothing(file_store, db_path):
@@ -175,7 +217,7 @@ def test_failed_migration_changes_nothing(file_store, db_path):
 
     with pytest.raises(StoreError, match="no_such_table"):
         Broken(db_path).has_event("evt_1")
-    assert meta_version(db_path) == "1"
+    assert meta_version(db_path) == CURRENT
 
 
 def test_writes_wait_for_another_connection(file_store, db_path):
@@ -228,7 +270,8 @@ def test_times_are_epoch_seconds_in_their_columns(file_store, db_path):
     with sqlite3.connect(db_path) as db:
         row = db.execute("SELECT next_at, owner, lease_until FROM dunning_rules_runs").fetchone()
     assert row == (at(30).timestamp(), "w1", at(1).timestamp())
-    file_store.save(replace(run, status="completed", next_at=None), owner="w1", lease_until=None)
+    done = replace(run, status="completed", next_at=None, epoch=1)
+    file_store.save(done, owner="w1", lease_until=None)
     with sqlite3.connect(db_path) as db:
         row = db.execute("SELECT next_at, owner, lease_until FROM dunning_rules_runs").fetchone()
     assert row == (None, None, None)

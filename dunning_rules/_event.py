@@ -1,0 +1,95 @@
+"""Events at the door: any Python form of a Stripe event, in its JSON wire form, checked once.
+
+``handle``, ``simulate`` and ``replay`` take a parsed event dict, a ``stripe.Event``, a dict
+subclass (dj-stripe's), or a mapping; all of them become the same plain JSON value, as Stripe
+sent it, before any rule sees them. stripe-python turns ``*_decimal`` fields into
+:class:`decimal.Decimal`; on the wire they are strings, and so they are here. Whatever no store
+can hold is refused with :class:`~dunning_rules.errors.EventError` before anything is stored:
+lone surrogates, NUL characters, NaN and infinities, cycles, objects other than JSON values,
+and nesting deeper than :data:`MAX_EVENT_DEPTH`.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import EventError
+
+__all__ = ["MAX_EVENT_DEPTH", "wire_event"]
+
+MAX_EVENT_DEPTH = 64
+"""How deeply objects and lists may nest in an event (Stripe's deepest payloads nest about 11
+levels: an invoice's line items with their price and its tiers)."""
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_INNERMOST = re.compile(r"\{[^{}\[\]]*\}|\[[^{}\[\]]*\]")
+
+
+def _plain(value: object) -> object:
+    """JSON's fallback: Decimals as Stripe writes them, stripe objects as their dicts."""
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a JSON number")
+        return str(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeError(f"a {type(value).__name__} is not a JSON value")
+
+
+_ENCODE = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_plain
+).encode
+
+
+def _too_deep(text: str) -> bool:
+    """True when the JSON ``text`` nests objects and lists deeper than MAX_EVENT_DEPTH."""
+    skeleton = _STRING.sub("", text)
+    for _ in range(MAX_EVENT_DEPTH):
+        skeleton, found = _INNERMOST.subn("", skeleton)
+        if not found:
+            return False
+    return bool(_INNERMOST.search(skeleton))
+
+
+def wire_event(event: Any) -> dict[str, Any]:
+    """``event`` as the plain JSON object Stripe sent; :class:`EventError` when it cannot be one.
+
+    The caller's object is never changed. Only the shape every Stripe event has is checked
+    here (a mapping); :func:`~dunning_rules.rules.engine.check_event` checks its fields.
+    """
+    if not isinstance(event, Mapping):
+        to_dict = getattr(event, "to_dict", None)
+        if not callable(to_dict):
+            raise EventError(f"a Stripe event is a mapping, not {type(event).__name__}")
+        event = to_dict()
+        if not isinstance(event, Mapping):
+            raise EventError(f"a Stripe event is a mapping, not {type(event).__name__}")
+    try:
+        text = _ENCODE(event)
+    except RecursionError:
+        raise EventError(f"event nests deeper than {MAX_EVENT_DEPTH} levels") from None
+    except ValueError as exc:  # a cycle, NaN or an infinity
+        raise EventError(f"event is not JSON: {exc}") from None
+    except TypeError as exc:
+        raise EventError(f"event is not JSON: {exc}") from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EventError(
+            f"event holds text that is not Unicode (a lone surrogate at {exc.start})"
+        ) from None
+    if "\\u0000" in text:
+        raise EventError("event holds a NUL character, which no store can keep")
+    if _too_deep(text):
+        raise EventError(f"event nests deeper than {MAX_EVENT_DEPTH} levels")
+    wire: dict[str, Any] = json.loads(text)
+    return wire
