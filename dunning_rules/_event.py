@@ -19,7 +19,14 @@ from typing import Any
 
 from .errors import EventError
 
-__all__ = ["MAX_EVENT_DEPTH", "wire_event"]
+__all__ = ["MAX_EVENT_DEPTH", "THIN_EVENT", "wire_event"]
+
+THIN_EVENT = (
+    "the body is a Stripe thin event (v2.core.event), which carries no data.object; "
+    "dunning_rules reads v1 snapshot events: give the webhook endpoint (event destination) "
+    "the snapshot payload for the invoice.* events it needs, or fetch the related object "
+    "with the API first and pass a v1 event to Engine.handle"
+)
 
 MAX_EVENT_DEPTH = 64
 """How deeply objects and lists may nest in an event (Stripe's deepest payloads nest about 11

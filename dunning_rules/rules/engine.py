@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from .._event import wire_event
+from .._event import THIN_EVENT, wire_event
 from ..errors import EventError
 from ..outcome import ActionRecord
 from .expressions import Expression, is_true
@@ -49,10 +49,7 @@ def check_event(given: Any) -> dict[str, Any]:
     data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         if event.get("object") == "v2.core.event" or "related_object" in event:
-            raise EventError(
-                f"event {event['id']!r} is a Stripe v2 thin event, which carries no object: "
-                "send invoice events to a v1 (snapshot) webhook endpoint"
-            )
+            raise EventError(f"event {event['id']!r}: {THIN_EVENT}")
         raise EventError(f"event {event['id']!r} needs a mapping 'data.object'")
     return event
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from .races import Backend, sqlite_url
 
 POSTGRES_ENV = "DUNNING_RULES_TEST_POSTGRES"
 
@@ -44,3 +47,17 @@ def postgres_schema_url(postgres_url: str) -> Iterator[str]:
     yield with_search_path(postgres_url, schema)
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The same test on the memory store, a SQLite file and a PostgreSQL schema."""
+    kind = request.param
+    url = None
+    if kind == "sqlite":
+        url = sqlite_url(tmp_path)
+    elif kind == "postgres":
+        url = request.getfixturevalue("postgres_schema_url")
+    opened = Backend(kind, url)
+    yield opened
+    opened.close()

@@ -12,31 +12,14 @@ import copy
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 import dunning_rules as dr
 from dunning_rules.testing import FixedClock, RecordingAdapter
 
-from .races import RULES, Backend, RaceStore, sqlite_url
+from .races import RULES, Backend, RaceStore
 
 LEASE = dt.timedelta(minutes=5)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path) -> Iterator[Backend]:
-    """The same test on the memory store, a SQLite file and a PostgreSQL schema."""
-    kind = request.param
-    url = None
-    if kind == "sqlite":
-        url = sqlite_url(tmp_path)
-    elif kind == "postgres":
-        url = request.getfixturevalue("postgres_schema_url")
-    opened = Backend(kind, url)
-    yield opened
-    opened.close()
 
 
 def engines(backend: Backend, clock: Any, *, lease: dt.timedelta = LEASE):
@@ -58,7 +41,7 @@ def test_a_cancel_between_claim_and_send_stops_the_step(backend, failed_event, p
     the email is never sent, the run ends cancelled, and run_due says why."""
     clock = FixedClock()
     race, worker, payer, email, sms = engines(backend, clock)
-    (run,) = worker.handle(failed_event).runs
+    (_run,) = worker.handle(failed_event).runs
     clock.advance(days=3)
     race.before_start = lambda claimed: payer.handle(paid_event)
     (outcome,) = worker.run_due()
@@ -73,13 +56,11 @@ def test_a_cancel_between_claim_and_send_stops_the_step(backend, failed_event, p
     assert (email.calls, sms.calls) == ([], [])
 
 
-def test_a_cancel_while_the_step_is_in_flight_keeps_its_record(
-    backend, failed_event, paid_event
-):
+def test_a_cancel_while_the_step_is_in_flight_keeps_its_record(backend, failed_event, paid_event):
     """A payment that commits while the email is with the provider (after the start check):
     the email's record is kept on the cancelled run, and the SMS never goes out."""
     clock = FixedClock()
-    race, worker, payer, email, sms = engines(backend, clock)
+    _race, worker, payer, email, sms = engines(backend, clock)
     email.respond = lambda params, ctx: payer.handle(paid_event) and {"id": "m1"}
     worker.handle(failed_event)
     clock.advance(days=3)

@@ -18,8 +18,8 @@ import pytest
 
 from dunning_rules.errors import StoreError
 from dunning_rules.store import open_store
-from dunning_rules.store._contract import FAR, T0, StoreContract, at, batch, make_run
 from dunning_rules.store._codec import dump_run
+from dunning_rules.store._contract import FAR, T0, StoreContract, at, batch, make_run
 from dunning_rules.store.base import LeaseLostError
 from dunning_rules.store.sqlite import SQLiteStore, sqlite_path
 
