@@ -162,10 +162,14 @@ class Engine:
             planned = self._static_plans[key] = (records, planned[1], planned[2])
         return planned
 
-    def handle(self, event: Any) -> Outcome:
+    def handle(self, event: Any, *, defer: bool = False) -> Outcome:
         """Cancel what the event cancels, start the runs it matches, and run their first steps.
 
-        An event id handled before returns ``duplicate=True`` and does nothing else.
+        An event id handled before returns ``duplicate=True`` and does nothing else. With
+        ``defer=True`` the cancels and the new runs are stored in one transaction and no step
+        runs: the runs are due at once, for a worker's :meth:`run_due` (a webhook endpoint
+        answers in milliseconds whatever its steps do). Conditions that read a lookup still
+        fetch it here, to decide which rules match.
         """
         event = check_event(event)
         event_id, event_type = event["id"], event["type"]
@@ -191,7 +195,7 @@ class Engine:
                     runs=new_runs,
                     rule_versions={s.rule.version: s.rule.definition for s in starts},
                     owner=self._owner,
-                    lease_until=lease_until,
+                    lease_until=None if defer else lease_until,
                 )
             )
             if result.duplicate:
@@ -210,6 +214,9 @@ class Engine:
             actions: list[ActionRecord] = []
             rules_by_name = {s.rule.name: s.rule for s in starts}
             for run in result.started:
+                if defer:
+                    runs.append(run)
+                    continue
                 done = self._advance(run, rules_by_name[run.rule], scope, now)
                 runs.append(done.run)
                 actions.extend(done.actions)
@@ -410,6 +417,18 @@ class Engine:
                 )
             run = replace(run, status="waiting", approval=approval, due_at=now)
             return self._continue(run, now)
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Sleep until work may be there, at most ``timeout`` seconds: on PostgreSQL, until a
+        deferred run is stored (LISTEN/NOTIFY) or the next run falls due; elsewhere, until
+        the next run falls due. For a worker loop: ``while True: engine.run_due();
+        engine.wait_for_work(30)``."""
+        now = self._clock()
+        due = self._store.next_due()
+        if due is not None:
+            timeout = min(timeout, max((due - now).total_seconds(), 0.0))
+        if timeout > 0:
+            self._store.wait_for_work(timeout)
 
     def runs(
         self, key: str | None = None, status: str | None = None, *, rule: str | None = None

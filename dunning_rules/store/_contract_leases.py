@@ -191,7 +191,10 @@ class LeaseContract:
     def test_save_with_no_lease_until_releases(self, store: RunStore) -> None:
         """``lease_until=None`` frees the run at once; its former holder cannot save again."""
         (run,) = self.seed(
-            store, make_run("run_1", status="awaiting_approval", next_at=None), owner="w1", until=FAR
+            store,
+            make_run("run_1", status="awaiting_approval", next_at=None),
+            owner="w1",
+            until=FAR,
         )
         store.save(replace(run, cursor=1), owner="w1", lease_until=None)
         got = store.claim("run_1", owner="w2", now=T0, lease_until=FAR, statuses=LIVE)

@@ -186,6 +186,13 @@ class RunStore(Protocol):
     def get(self, run_id: str) -> Run | None:
         """One run, or None."""
 
+    def next_due(self) -> _dt.datetime | None:
+        """The earliest ``next_at`` of the live runs, or None when no run is waiting."""
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Block at most ``timeout`` seconds, or until another process stored runs that are
+        due at once (a deferred ``handle``); a store that cannot tell just sleeps."""
+
     def list_runs(
         self,
         *,

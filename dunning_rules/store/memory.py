@@ -35,6 +35,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
         self._events: set[str] = set()
         self._runs: dict[str, Run] = {}
         self._order: list[str] = []
@@ -87,6 +88,8 @@ class MemoryStore:
                 started.append(run)
             for rule, key, created in marker_rows(batch):
                 self._markers[rule, key] = max(self._markers.get((rule, key), 0), created)
+            if started and not leased:
+                self._work.notify_all()
             return IngestResult(
                 duplicate=False,
                 cancelled=tuple(cancelled),
@@ -204,6 +207,15 @@ class MemoryStore:
             if run is None:
                 return None
             return replace(run, epoch=self._leases[run_id].epoch)
+
+    def next_due(self) -> _dt.datetime | None:
+        with self._lock:
+            times = [r.next_at for r in self._runs.values() if r.live and r.next_at is not None]
+        return min(times, default=None)
+
+    def wait_for_work(self, timeout: float) -> None:
+        with self._work:
+            self._work.wait(timeout)
 
     def list_runs(
         self,

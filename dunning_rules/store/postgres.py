@@ -107,6 +107,10 @@ _SAVE = f"""UPDATE dunning_rules_runs
 _SELECT_HELD = """SELECT status, owner, epoch, body, event FROM dunning_rules_runs
     WHERE id = %s FOR UPDATE"""
 _WRITE_BODY = "UPDATE dunning_rules_runs SET body = %s, step_started = NULL WHERE id = %s"
+CHANNEL = "dunning_rules_work"
+"""The LISTEN/NOTIFY channel on which deferred runs wake the workers."""
+_NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
+_NEXT_DUE = f"SELECT min(next_at) FROM dunning_rules_runs WHERE {LIVE}"
 
 
 def _import_psycopg() -> ModuleType:
@@ -155,6 +159,7 @@ class PostgresStore:
         self._conn: psycopg.Connection[Any] | None = None
         self._ready = False
         self._versions: set[str] = set()  # rule versions known to be stored
+        self._listener: psycopg.Connection[Any] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact(self.url)!r})"
@@ -310,6 +315,8 @@ class PostgresStore:
             markers = marker_rows(batch)
             if markers:
                 cur.executemany(_UPSERT_MARKER, markers)
+            if started and not leased:  # deferred runs: wake the workers (sent on commit)
+                cur.execute(_NOTIFY)
             return IngestResult(
                 duplicate=False,
                 cancelled=tuple(cancelled),
@@ -429,6 +436,33 @@ class PostgresStore:
 
         return self._run(work, write=False)
 
+    def next_due(self) -> _dt.datetime | None:
+        def work(cur: psycopg.Cursor[Any]) -> _dt.datetime | None:
+            cur.execute(_NEXT_DUE)
+            row = cur.fetchone()
+            return row[0] if row is not None else None
+
+        return self._run(work, write=False)
+
+    def wait_for_work(self, timeout: float) -> None:
+        """LISTEN on :data:`CHANNEL` (a connection of its own) for at most ``timeout`` s."""
+        psycopg = self._psycopg
+        try:
+            if self._listener is None or self._listener.closed:
+                self._connection()  # the tables exist before anyone listens
+                self._listener = psycopg.connect(
+                    self.url, autocommit=True, connect_timeout=max(1, round(self._connect_timeout))
+                )
+                self._listener.execute(f"LISTEN {CHANNEL}")
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error as exc:
+            if self._listener is not None:
+                with contextlib.suppress(psycopg.Error):
+                    self._listener.close()
+                self._listener = None
+            raise self._error(exc) from exc
+
     def list_runs(
         self,
         *,
@@ -465,3 +499,7 @@ class PostgresStore:
         with self._lock:
             self._versions.clear()
             self._drop()
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(self._psycopg.Error):
+                listener.close()

@@ -379,6 +379,25 @@ class SQLiteStore:
             ).fetchone()
         return load_run(*row) if row is not None else None
 
+    def next_due(self) -> _dt.datetime | None:
+        with self._read() as db:
+            (at,) = db.execute(
+                f"SELECT min(next_at) FROM dunning_rules_runs WHERE {LIVE}"
+            ).fetchone()
+        return _dt.datetime.fromtimestamp(at, _dt.timezone.utc) if at is not None else None
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Sleep, looking every quarter second whether another connection wrote to the file
+        (SQLite's ``data_version``), and return early when one did."""
+        deadline = time.monotonic() + timeout
+        with self._read() as db:
+            (version,) = db.execute("PRAGMA data_version").fetchone()
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.25))
+            with self._read() as db:
+                if db.execute("PRAGMA data_version").fetchone()[0] != version:
+                    return
+
     def list_runs(
         self,
         *,
