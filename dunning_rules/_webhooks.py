@@ -31,7 +31,6 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
 _SIGNATURE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 
-
 def _failed(reason: str) -> SignatureError:
     return SignatureError(f"Stripe signature check failed: {reason}")
 

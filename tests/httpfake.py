@@ -1,5 +1,10 @@
 """A real HTTP server on 127.0.0.1 for adapter tests: it records each request and answers
-through a handler, which is where a test checks the request against the vendor's schema."""
+through a handler, which is where a test checks the request against the vendor's schema.
+
+``echo(status)`` turns a server into a hostile one for the secrets tests: it answers every
+request, before any check, with the request it got (method, path, query, every header and
+the body) in each place a provider puts its error text (:func:`echo_answer`).
+"""
 
 from __future__ import annotations
 
@@ -36,6 +41,32 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def echo_text(request: Request) -> str:
+    """The request as a proxy that quotes it would show it: request line, headers, body."""
+    query = urllib.parse.urlencode(request.query, doseq=True)
+    lines = [f"{request.method} {request.path}{'?' + query if query else ''} HTTP/1.1"]
+    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    return "\n".join([*lines, "", request.body.decode(errors="replace")])
+
+
+def echo_answer(request: Request, status: int) -> Response:
+    """An error answer that quotes ``request`` in the error fields of every provider's shape:
+    SendGrid's and Asana's ``errors[].message``, Twilio's ``message``/``more_info``, Slack's
+    ``error`` and ``response_metadata.messages``, Intercom's ``errors[].message``."""
+    raw = echo_text(request)
+    body = {
+        "ok": False,
+        "error": raw,
+        "message": raw,
+        "code": 20003,
+        "more_info": raw,
+        "type": "error.list",
+        "errors": [{"message": raw, "field": None, "code": "echo", "help": raw}],
+        "response_metadata": {"messages": [raw]},
+    }
+    return Response(status, body)
+
+
 Handler = Callable[[Request], Response]
 V = TypeVar("V", bound="Vendor")
 
@@ -47,6 +78,7 @@ class FakeServer:
         self.handler = handler
         self.requests: list[Request] = []
         self.errors: list[BaseException] = []
+        self.echo_status: int | None = None
         outer = self
 
         class _H(http.server.BaseHTTPRequestHandler):
@@ -63,7 +95,10 @@ class FakeServer:
                 )
                 outer.requests.append(request)
                 try:
-                    answer = outer.handler(request)
+                    if outer.echo_status is not None:
+                        answer = echo_answer(request, outer.echo_status)
+                    else:
+                        answer = outer.handler(request)
                 except BaseException as exc:  # a failed check answers 599 and is kept
                     outer.errors.append(exc)
                     answer = Response(599, {"error": f"test server check failed: {exc}"})
@@ -150,7 +185,13 @@ class Vendor:
             self._answers.clear()
         self.server.requests.clear()
         self.server.errors.clear()
+        self.server.echo_status = None
         self.clear()
+
+    def echo(self, status: int = 400) -> None:
+        """Answer every request with ``status`` and the request itself (see :func:`echo_answer`),
+        before any check: a provider or proxy that quotes what it was sent."""
+        self.server.echo_status = status
 
     @property
     def url(self) -> str:

@@ -10,6 +10,7 @@ someone presses a button). Both buttons carry ``<run id>:<step index>:<nonce>`` 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -121,6 +122,11 @@ class SlackApproval:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(timeout={self._api.timeout!r})"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this adapter holds (constructor or environment), for redaction."""
+        return tuple(v for v in (self._api.token, os.environ.get("SLACK_BOT_TOKEN")) if v)
 
     def __call__(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any] | None:
         channel = required_text(params, "channel", provider=PROVIDER)

@@ -4,15 +4,27 @@ Parameters (after rendering): ``to`` (an address or a list), ``subject``, ``text
 optionally ``html``, ``from``, ``reply_to``, ``cc``, ``bcc`` and ``provider`` (``smtp`` or
 ``sendgrid``). An address is ``jane@example.com`` or ``Jane Doe <jane@example.com>``.
 
-Every address and header value is checked before any connection is opened: a line break in
-one of them (header injection) or an address that does not parse fails the step with a final
-:class:`~dunning_rules.errors.AdapterError`, and nothing is sent.
+Every address and header value is checked before any connection is opened, and headers are
+built from :mod:`email.headerregistry` objects, so no inserted text can become structure. A
+final :class:`~dunning_rules.errors.AdapterError` fails the step, and nothing is sent, for:
+
+- a line break (CR, LF, NEL, U+2028, U+2029...) or any other control character in a header
+  value (``to``, ``from``, ``subject``, ``reply_to``, ``cc``, ``bcc``, display names);
+- an RFC 2047 encoded word (``=?utf-8?q?...?=``) in one of them: the email package would
+  decode it into any text, line breaks included. It is refused, not rewritten, so what is
+  sent is what the rule rendered;
+- an address that does not parse as exactly one mailbox, or a display name holding ``<``,
+  ``>``, ``"`` or ``\\``. A display name with ``,`` or ``;`` is quoted (SMTP) or sent in
+  double quotes (SendGrid, which otherwise reads the comma as a second recipient);
+- in ``html``, a link or source (``href``, ``src``...) whose scheme is not http, https,
+  mailto, tel or cid (``javascript:``, ``data:``, ``vbscript:``...).
 
 Output: ``{"provider": "smtp" | "sendgrid", "message_id": ..., "to": [addresses]}``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import logging
@@ -21,16 +33,17 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.errors import HeaderParseError
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any, ClassVar
 
 import requests
 
+from .. import _redact
 from ..errors import AdapterError
 from . import _http
+from ._links import check_html_links
+from ._mailbox import Mailbox, check_header_params, mailboxes, parse_mailbox
 from .base import ActionContext
 
 __all__ = ["Email", "message_id"]
@@ -41,11 +54,6 @@ PROVIDERS = ("smtp", "sendgrid")
 SECURITY_MODES = ("starttls", "ssl", "none")
 DEFAULT_SENDGRID_API_BASE = "https://api.sendgrid.com"
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-# Header-like parameters: a line break in one of them would start a new header.
-_HEADER_PARAMS = ("to", "from", "subject", "reply_to", "cc", "bcc")
-_ADDRESS_LIST_PARAMS = ("to", "reply_to", "cc", "bcc")
-# Every character that str.splitlines() (and so the email package) treats as a line break.
-_LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _SENDGRID_FINAL = (400, 401, 403, 404, 405, 413, 415)
 
 _ADDRESSES: dict[str, Any] = {
@@ -57,28 +65,14 @@ _ADDRESSES: dict[str, Any] = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Mailbox:
-    """One checked address: ``addr`` is the bare ``local@domain``, ``name`` the display name."""
-
-    addr: str
-    name: str
-
-    def header(self) -> str:
-        return str(Address(display_name=self.name, addr_spec=self.addr))
-
-    def sendgrid(self) -> dict[str, str]:
-        return {"email": self.addr, "name": self.name} if self.name else {"email": self.addr}
-
-
-@dataclass(frozen=True, slots=True)
 class _Message:
     """A checked message, ready for either provider."""
 
-    sender: _Mailbox
-    to: tuple[_Mailbox, ...]
-    cc: tuple[_Mailbox, ...]
-    bcc: tuple[_Mailbox, ...]
-    reply_to: tuple[_Mailbox, ...]
+    sender: Mailbox
+    to: tuple[Mailbox, ...]
+    cc: tuple[Mailbox, ...]
+    bcc: tuple[Mailbox, ...]
+    reply_to: tuple[Mailbox, ...]
     subject: str
     text: str
     html: str | None
@@ -86,68 +80,6 @@ class _Message:
 
 def _fail(message: str) -> AdapterError:
     return AdapterError(f"email: {message}", retryable=False)
-
-
-def _parse_mailbox(value: str, param: str) -> _Mailbox:
-    """Check one address (``a@b.example`` or ``Name <a@b.example>``)."""
-    raw = value.strip()
-    name = ""
-    addr = raw
-    if raw.endswith(">") and "<" in raw:
-        name, _, addr = raw[:-1].rpartition("<")
-        name = name.strip().strip('"').strip()
-        addr = addr.strip()
-    problem = None
-    local, _, domain = addr.partition("@")
-    if addr.count("@") != 1 or not local or not domain:
-        problem = "needs exactly one '@' with text on both sides"
-    elif any(ch.isspace() for ch in addr) or any(ch in addr for ch in '<>,;"()'):
-        problem = 'holds spaces or one of < > , ; " ( )'
-    elif "." not in domain or domain.startswith(".") or domain.endswith(".") or ".." in domain:
-        problem = "needs a domain with a dot"
-    elif any(ch in name for ch in "<>"):
-        problem = "has '<' or '>' in its display name"
-    else:
-        try:
-            parsed = Address(addr_spec=addr)
-        except (ValueError, IndexError, HeaderParseError) as exc:
-            problem = f"does not parse ({exc})"
-        else:
-            if parsed.addr_spec != addr:
-                problem = "does not parse as one address"
-    if problem is not None:
-        raise _fail(f"{param}: {raw!r} is not an email address: it {problem}")
-    return _Mailbox(addr=addr, name=name)
-
-
-def _mailboxes(value: Any, param: str, *, required: bool) -> tuple[_Mailbox, ...]:
-    if value is None or value == "" or value == []:
-        if required:
-            raise _fail(f"{param} is empty: no address to send to")
-        return ()
-    items = value if isinstance(value, list) else [value]
-    if not all(isinstance(item, str) for item in items):
-        raise _fail(f"{param} must be an address or a list of addresses")
-    boxes = tuple(_parse_mailbox(item, param) for item in items if item.strip())
-    if required and not boxes:
-        raise _fail(f"{param} is empty: no address to send to")
-    return boxes
-
-
-def _check_no_line_breaks(params: dict[str, Any]) -> None:
-    for param in _HEADER_PARAMS:
-        value = params.get(param)
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            if not isinstance(item, str):
-                continue
-            if any(ch in _LINE_BREAKS for ch in item):
-                raise _fail(
-                    f"{param} contains a line break (CR or LF): refusing to send, "
-                    "as it could inject mail headers"
-                )
-            if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in item):
-                raise _fail(f"{param} contains a control character: refusing to send")
 
 
 def _optional_text(params: dict[str, Any], name: str) -> str | None:
@@ -164,6 +96,16 @@ def _required_text(params: dict[str, Any], name: str) -> str:
     if value is None or not value.strip():
         raise _fail(f"{name} is empty")
     return value
+
+
+def _html_body(params: dict[str, Any]) -> str | None:
+    """The ``html`` part, with every link and source checked (:func:`check_html_links`)."""
+    body = _optional_text(params, "html")
+    if body is not None:
+        problem = check_html_links(body)
+        if problem is not None:
+            raise _fail(f"html: {problem}: refusing to send")
+    return body
 
 
 def message_id(idempotency_key: str) -> str:
@@ -242,6 +184,25 @@ class Email:
     def __repr__(self) -> str:
         return f"Email(provider={self.provider!r}, host={self.host!r})"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this adapter holds (constructor or environment), in the forms they
+        travel in (SMTP AUTH sends them base64-encoded), for redaction."""
+        found = [
+            value
+            for value in (
+                self._password,
+                self._sendgrid_api_key,
+                *_http.env_values("SMTP_PASSWORD", "SENDGRID_API_KEY"),
+            )
+            if value
+        ]
+        username = self.username or os.environ.get("SMTP_USERNAME") or ""
+        for password in list(found):
+            found.append(base64.b64encode(password.encode()).decode())
+            found.append(base64.b64encode(f"\0{username}\0{password}".encode()).decode())
+        return tuple(found)
+
     def __call__(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         provider = params.get("provider") or self.provider or "smtp"
         if provider not in PROVIDERS:
@@ -267,22 +228,22 @@ class Email:
 
     def _build(self, params: dict[str, Any]) -> _Message:
         """Check every parameter; raise a final AdapterError before anything is sent."""
-        _check_no_line_breaks(params)
+        check_header_params(params)
         sender_value = params.get("from") or self.sender or os.environ.get("DUNNING_EMAIL_FROM")
         if not sender_value:
             raise _fail("no sender: set from:, pass sender= to Email, or set DUNNING_EMAIL_FROM")
         if not isinstance(sender_value, str):
             raise _fail("from must be one address")
-        _check_no_line_breaks({"from": sender_value})
+        check_header_params({"from": sender_value})
         return _Message(
-            sender=_parse_mailbox(sender_value, "from"),
-            to=_mailboxes(params.get("to"), "to", required=True),
-            cc=_mailboxes(params.get("cc"), "cc", required=False),
-            bcc=_mailboxes(params.get("bcc"), "bcc", required=False),
-            reply_to=_mailboxes(params.get("reply_to"), "reply_to", required=False),
+            sender=parse_mailbox(sender_value, "from"),
+            to=mailboxes(params.get("to"), "to", required=True),
+            cc=mailboxes(params.get("cc"), "cc", required=False),
+            bcc=mailboxes(params.get("bcc"), "bcc", required=False),
+            reply_to=mailboxes(params.get("reply_to"), "reply_to", required=False),
             subject=_required_text(params, "subject"),
             text=_required_text(params, "text"),
-            html=_optional_text(params, "html"),
+            html=_html_body(params),
         )
 
     # -- SMTP ---------------------------------------------------------------------------
@@ -338,7 +299,7 @@ class Email:
                     mail, from_addr=message.sender.addr, to_addrs=recipients
                 )
         except smtplib.SMTPException as exc:
-            raise _smtp_error(exc) from None
+            raise _smtp_error(exc, self.secrets) from None
         except ssl.SSLError as exc:
             raise AdapterError(
                 f"email: smtp: TLS with {host}:{port} failed: {exc}", retryable=False
@@ -352,13 +313,15 @@ class Email:
         return str(mail["Message-ID"])
 
     def _smtp_message(self, message: _Message, ctx: ActionContext) -> EmailMessage:
+        # Headers from headerregistry objects: the policy quotes and encodes names itself,
+        # and nothing in a value is parsed again as header syntax.
         mail = EmailMessage()
-        mail["From"] = message.sender.header()
-        mail["To"] = ", ".join(box.header() for box in message.to)
+        mail["From"] = message.sender.address()
+        mail["To"] = tuple(box.address() for box in message.to)
         if message.cc:
-            mail["Cc"] = ", ".join(box.header() for box in message.cc)
+            mail["Cc"] = tuple(box.address() for box in message.cc)
         if message.reply_to:
-            mail["Reply-To"] = ", ".join(box.header() for box in message.reply_to)
+            mail["Reply-To"] = tuple(box.address() for box in message.reply_to)
         mail["Subject"] = message.subject
         mail["Date"] = format_datetime(ctx.now)
         mail["Message-ID"] = message_id(ctx.idempotency_key)
@@ -383,12 +346,14 @@ class Email:
             session=self.session,
             timeout=self.timeout,
             ok_statuses=_SENDGRID_FINAL,
+            secrets=(api_key, *self.secrets),
             json=_sendgrid_body(message, ctx.idempotency_key),
             headers={"Authorization": f"Bearer {api_key}"},
         )
         if response.status_code in _SENDGRID_FINAL:
+            detail = _redact.redact(_sendgrid_errors(response), (api_key, *self.secrets))
             raise AdapterError(
-                f"sendgrid: HTTP {response.status_code}: {_sendgrid_errors(response)}",
+                f"sendgrid: HTTP {response.status_code}: {detail}",
                 retryable=False,
                 status=response.status_code,
             )
@@ -432,12 +397,14 @@ def _sendgrid_errors(response: requests.Response) -> str:
             for error in errors
         ]
     except (ValueError, AttributeError, TypeError, KeyError):
-        return response.text[:300] or response.reason
-    return "; ".join(messages) or response.reason
+        return _http.quote_answer(response.text) or response.reason
+    return _http.quote_answer("; ".join(messages), limit=600) or response.reason
 
 
-def _smtp_error(exc: smtplib.SMTPException) -> AdapterError:
-    """Classify an SMTP failure: 4xx replies and dropped connections may pass on retry."""
+def _smtp_error(exc: smtplib.SMTPException, secrets: tuple[str, ...] = ()) -> AdapterError:
+    """Classify an SMTP failure: 4xx replies and dropped connections may pass on retry.
+
+    The server's reply is quoted redacted: a server may echo what it was sent."""
     code: int | None = getattr(exc, "smtp_code", None)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [reply[0] for reply in exc.recipients.values()]
@@ -452,10 +419,17 @@ def _smtp_error(exc: smtplib.SMTPException) -> AdapterError:
             retryable=False,
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return AdapterError(f"email: smtp: {exc}", retryable=False)
+        return AdapterError(
+            f"email: smtp: {_http.quote_answer(str(exc), secrets)}", retryable=False
+        )
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return AdapterError(f"email: smtp: the server disconnected: {exc}", retryable=True)
+        return AdapterError(
+            f"email: smtp: the server disconnected: {_http.quote_answer(str(exc), secrets)}",
+            retryable=True,
+        )
     detail = getattr(exc, "smtp_error", b"")
     text = detail.decode(errors="replace") if isinstance(detail, bytes) else str(exc)
     retryable = code is not None and 400 <= code < 500
-    return AdapterError(f"email: smtp: {code}: {text}", retryable=retryable)
+    return AdapterError(
+        f"email: smtp: {code}: {_http.quote_answer(text, secrets)}", retryable=retryable
+    )

@@ -1,9 +1,12 @@
 """The ``http`` step type: call any HTTP endpoint with JSON.
 
 The request carries an ``Idempotency-Key`` header (the step's ``ctx.idempotency_key``) unless
-the rule sets one. Header values that contain a line break are refused before anything is
-sent, so an event value can never add a header. Credentials for the endpoint belong in the
-adapter's ``headers`` (Python), not in the rule file.
+the rule sets one. A header value that holds a line break, any other control character, an
+RFC 2047 encoded word or a character outside Latin-1 is refused before anything is sent (a
+final failure), so an event value can never add a header. Credentials for the endpoint belong
+in the adapter's ``headers`` (Python), not in the rule file; they are kept out of error
+messages and of the step's output (an endpoint that echoes the request gets them replaced by
+``<redacted>``).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import _redact
 from ..errors import AdapterError
-from ._http import DEFAULT_TIMEOUT, send
+from ._http import DEFAULT_TIMEOUT, check_header, request_secrets, send
 
 if TYPE_CHECKING:
     import requests
@@ -30,7 +34,7 @@ logger = logging.getLogger(__name__)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 TEXT_LIMIT = 10_000
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
+_BAD_VALUE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")
 
 
 def _fail(message: str) -> AdapterError:
@@ -44,8 +48,8 @@ def _check_url(value: Any) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise _fail("'url' must be an absolute http or https URL")
-    if _BAD_VALUE.search(url) or " " in url:
-        raise _fail("'url' must not contain spaces or line breaks")
+    if _BAD_VALUE.search(url):
+        raise _fail("'url' must not contain spaces, line breaks or control characters")
     return url
 
 
@@ -60,10 +64,7 @@ def _check_headers(value: Any) -> dict[str, str]:
             raise _fail(f"header name {name!r} is not a valid HTTP header name")
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             raise _fail(f"header {name!r} must be text, got {type(item).__name__}")
-        text = str(item)
-        if _BAD_VALUE.search(text):
-            raise _fail(f"header {name!r} contains a line break; nothing was sent")
-        headers[name] = text
+        headers[name] = check_header(name, str(item), provider="http")
     return headers
 
 
@@ -84,6 +85,20 @@ def _truncate(text: str, limit: int = TEXT_LIMIT) -> str:
     if len(data) <= limit:
         return text
     return data[:limit].decode("utf-8", errors="ignore")
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` (a JSON answer) with the request's credentials replaced in every string:
+    the output is stored in run history, and an endpoint may echo what it was sent."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return _redact.redact_known(value, secrets)
+    if isinstance(value, list):
+        return [_scrub(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    return value
 
 
 class HTTP:
@@ -124,6 +139,15 @@ class HTTP:
         self._timeout = timeout
         self._session = session
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(headers={sorted(self._headers)!r})"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credential headers given to the constructor (``Authorization``, ``X-Api-Key``,
+        any name with token, key, secret or signature in it), for redaction."""
+        return request_secrets(self._headers)
+
     def __call__(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any] | None:
         url = _check_url(params.get("url"))
         method = params.get("method") or "POST"
@@ -141,12 +165,14 @@ class HTTP:
         kwargs: dict[str, Any] = {}
         if "json" in params:
             kwargs["json"] = params["json"]
+        secrets = (*self.secrets, *request_secrets(headers, url=url))
         response = send(
             method,
             url,
             provider="http",
             session=self._session,
             timeout=timeout,
+            secrets=secrets,
             headers=headers,
             allow_redirects=False,
             **kwargs,
@@ -155,8 +181,8 @@ class HTTP:
         text: str | None = None
         if response.content:
             try:
-                body = response.json()
+                body = _scrub(response.json(), secrets)
             except ValueError:
-                text = _truncate(response.text)
+                text = _truncate(_redact.redact_known(response.text, secrets))
         logger.info("http %s answered %s", method, response.status_code)
         return {"status": response.status_code, "json": body, "text": text}

@@ -10,7 +10,15 @@ Two ways to post, chosen by the credentials the adapter finds (first match wins)
 Event values must not become Slack markup: :func:`escape_mrkdwn` escapes ``&``, ``<`` and
 ``>``, and the adapter declares it in ``escapes`` so the engine applies it to every value a
 ``{{ }}`` placeholder inserts into ``text`` and ``blocks``. A customer named ``<!channel>``
-then pings nobody.
+then pings nobody, and ``<https://evil.example|pay here>`` is shown as text.
+
+``blocks`` are structure written in the rule file; placeholders may fill in text, never
+blocks (see ``Slack.params_schema``). ``blocks: "{{ ... }}"`` is refused when the engine is
+built unless it names a setting (``{{ settings.blocks }}``, which the rule file's author
+wrote); inside literal blocks a whole-value placeholder may only fill a string field (a text
+object's ``text``, a URL, ``alt_text``...), and the adapter checks that it did. URL fields
+(``url``, ``image_url``, ``*_url``) are not mrkdwn: the adapter takes the engine's escaping
+back out of them, so ``&`` stays ``&``, and sends only absolute http(s) URLs.
 
 This module also holds what other Slack-based adapters reuse: :class:`SlackWebAPI` (one way
 to call ``chat.postMessage``), :func:`mrkdwn_sections` and :func:`post_to_secret_url` (a
@@ -26,10 +34,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
 
+from .. import _redact
 from ..errors import AdapterError
 from . import _http
+from ._blocks import BLOCKS_DEFS, BLOCKS_SCHEMA, checked_blocks
 
 if TYPE_CHECKING:
     import requests
@@ -70,7 +79,6 @@ RETRYABLE_ERRORS = frozenset(
 )
 
 _TS = re.compile(r"[0-9]+\.[0-9]+")
-_REDACTED = "<redacted>"
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -129,31 +137,29 @@ def post_to_secret_url(
     provider: str,
     timeout: float,
     session: requests.Session | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> requests.Response:
     """POST ``payload`` as JSON to ``url``, a URL that is itself a credential.
 
     Errors are :class:`AdapterError` as from :func:`_http.send`, with the URL (and its path
-    and query, which hold the secret) replaced by ``<redacted>`` and no chained exception,
-    so neither the message nor a logged traceback shows the secret.
+    and query, which hold the secret) and ``secrets`` replaced by ``<redacted>`` and no
+    chained exception, so neither the message nor a logged traceback shows the secret.
     """
+    hidden = (*_redact.url_secrets(url), *secrets)
     try:
         return _http.send(
-            "POST", url, provider=provider, session=session, timeout=timeout, json=payload
+            "POST",
+            url,
+            provider=provider,
+            session=session,
+            timeout=timeout,
+            secrets=hidden,
+            json=payload,
         )
     except AdapterError as exc:
-        message = _redact(str(exc), url)
+        message = _redact.redact(str(exc), hidden)
         error = AdapterError(message, retryable=exc.retryable, status=exc.status)
     raise error from None
-
-
-def _redact(message: str, url: str) -> str:
-    """``message`` without ``url``, its path or its query string (longest first)."""
-    parts = urlsplit(url)
-    with_query = f"{parts.path}?{parts.query}" if parts.query else parts.path
-    for secret in (url, with_query, parts.query, parts.path):
-        if len(secret) > 1:
-            message = message.replace(secret, _REDACTED)
-    return message
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +197,7 @@ class SlackWebAPI:
             session=self.session,
             timeout=self.timeout,
             ok_statuses=(429,),
+            secrets=(bearer,),
             json=dict(payload),
             headers={
                 "Authorization": f"Bearer {bearer}",
@@ -210,28 +217,31 @@ class SlackWebAPI:
         except ValueError:
             raise AdapterError(
                 f"slack: chat.postMessage: HTTP {response.status_code}: the answer is not "
-                f"JSON: {response.text[:200]!r}",
+                f"JSON: {_http.quote_answer(response.text, (bearer,), limit=200)!r}",
                 retryable=False,
                 status=response.status_code,
             ) from None
         if not isinstance(answer, dict) or answer.get("ok") is not True:
-            raise _slack_failure(answer, response.status_code)
+            raise _slack_failure(answer, response.status_code, (bearer,))
         metadata = answer.get("response_metadata")
         warnings = metadata.get("warnings") if isinstance(metadata, dict) else None
         if warnings or answer.get("warning"):
-            logger.debug("slack: chat.postMessage warnings: %s", warnings or answer.get("warning"))
+            logger.debug(
+                "slack: chat.postMessage warnings: %s",
+                _redact.redact(str(warnings or answer.get("warning")), (bearer,)),
+            )
         return answer
 
 
-def _slack_failure(answer: Any, status: int) -> AdapterError:
+def _slack_failure(answer: Any, status: int, secrets: tuple[str, ...] = ()) -> AdapterError:
     """The :class:`AdapterError` for an ``ok: false`` answer."""
     error = answer.get("error") if isinstance(answer, dict) else None
     code = error if isinstance(error, str) else "unknown_error"
-    message = f"slack: chat.postMessage failed: {code}"
+    message = f"slack: chat.postMessage failed: {_http.quote_answer(code, secrets, limit=100)}"
     details = answer.get("response_metadata", {}) if isinstance(answer, dict) else {}
     notes = details.get("messages") if isinstance(details, dict) else None
     if isinstance(notes, list) and notes:
-        message += " (" + "; ".join(str(n) for n in notes[:3])[:300] + ")"
+        message += " (" + _http.quote_answer("; ".join(str(n) for n in notes[:3]), secrets) + ")"
     return AdapterError(message, retryable=code in RETRYABLE_ERRORS, status=status)
 
 
@@ -260,7 +270,7 @@ def optional_text(params: Mapping[str, Any], name: str, *, provider: str = PROVI
 
 
 def _blocks(params: Mapping[str, Any], text: str) -> list[dict[str, Any]]:
-    """The step's ``blocks`` (checked), or one mrkdwn section built from ``text``."""
+    """The step's ``blocks`` (checked, URL fields restored), or mrkdwn sections of ``text``."""
     blocks = params.get("blocks")
     if blocks is None:
         return mrkdwn_sections(text)
@@ -276,7 +286,7 @@ def _blocks(params: Mapping[str, Any], text: str) -> list[dict[str, Any]]:
             f"slack: 'blocks' must hold 1 to {BLOCKS_LIMIT} blocks, not {len(blocks)}",
             retryable=False,
         )
-    return blocks
+    return checked_blocks(blocks)
 
 
 def _thread_ts(params: Mapping[str, Any]) -> str | None:
@@ -289,9 +299,6 @@ def _thread_ts(params: Mapping[str, Any]) -> str | None:
             retryable=False,
         )
     return value
-
-
-_TEMPLATE = {"type": "string", "pattern": r"\{\{"}
 
 
 class Slack:
@@ -308,16 +315,12 @@ class Slack:
         "properties": {
             "channel": {"type": "string", "minLength": 1},
             "text": {"type": "string", "minLength": 1},
-            "blocks": {
-                "anyOf": [
-                    {"type": "array", "items": {"type": "object"}, "minItems": 1},
-                    _TEMPLATE,
-                ]
-            },
+            "blocks": BLOCKS_SCHEMA,
             "thread_ts": {"type": "string"},
         },
         "required": ["text"],
         "additionalProperties": False,
+        "$defs": BLOCKS_DEFS,
     }
     escapes: ClassVar[dict[str, Callable[[str], str]]] = {
         "text": escape_mrkdwn,
@@ -341,6 +344,15 @@ class Slack:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(timeout={self._timeout!r})"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this adapter holds (constructor or environment), for redaction."""
+        found = [v for v in (self._api.token, _env("SLACK_BOT_TOKEN")) if v]
+        for url in (self._webhook_url, _env("SLACK_WEBHOOK_URL")):
+            if url:
+                found.extend(_redact.url_secrets(url))
+        return tuple(found)
+
     def __call__(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any] | None:
         text = required_text(params, "text")
         channel = optional_text(params, "channel")
@@ -362,6 +374,7 @@ class Slack:
                 provider="slack webhook",
                 timeout=self._timeout,
                 session=self._session,
+                secrets=self.secrets,
             )
             logger.info("slack: posted by incoming webhook (run %s)", ctx.run_id)
             return {"channel": None, "ts": None}

@@ -3,6 +3,12 @@
 ``POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json``, form-encoded, with HTTP basic
 auth (account SID and auth token) and the step's idempotency key in Twilio's
 ``I-Twilio-Idempotency-Token`` header, so a retried step does not send a second message.
+
+``To``, ``From`` and ``Body`` are form fields, percent-encoded by the client: a ``&`` or ``=``
+in an event value stays inside its field and cannot add one (``To`` must be E.164, and a
+sender holding a control character is refused). Twilio's answers are quoted redacted: the
+auth token, the basic-auth credentials and anything that looks like a credential are
+replaced by ``<redacted>``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
+from .. import _redact
 from ..errors import AdapterError
 from . import _http
 
@@ -94,6 +101,17 @@ class TwilioSMS:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(timeout={self._timeout!r})"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The auth token this adapter holds (constructor or environment), and the basic-auth
+        credentials it makes of it, for redaction."""
+        sid = self._account_sid or _env("TWILIO_ACCOUNT_SID") or ""
+        found: list[str] = []
+        for token in (self._auth_token, _env("TWILIO_AUTH_TOKEN")):
+            if token:
+                found.extend([token, _redact.basic_auth(sid, token)])
+        return tuple(found)
+
     def __call__(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any] | None:
         to = _string(params, "to")
         if not is_e164(to):
@@ -125,13 +143,15 @@ class TwilioSMS:
             session=self._session,
             timeout=self._timeout,
             ok_statuses=_ANY_STATUS,
+            secrets=self.secrets,
             data={"To": to, **sender, "Body": body},
             auth=(account_sid, auth_token),
             headers={IDEMPOTENCY_HEADER: ctx.idempotency_key, "Accept": "application/json"},
         )
+        secrets = (auth_token, _redact.basic_auth(account_sid, auth_token), *self.secrets)
         if response.status_code >= 300:
-            raise _twilio_error(response)
-        answer = _json(response)
+            raise _twilio_error(response, secrets)
+        answer = _json(response, secrets)
         sid = answer.get("sid")
         if not isinstance(sid, str):
             raise AdapterError(
@@ -166,6 +186,8 @@ class TwilioSMS:
 
 def _sender_number(sender: str) -> str:
     """``sender`` unchanged; a phone number (not a short code) must be E.164."""
+    if _http.control_characters(sender):
+        raise AdapterError("twilio: 'from' contains a control character", retryable=False)
     if _NUMBER_LIKE.fullmatch(sender) and not _SHORT_CODE.fullmatch(sender) and not is_e164(sender):
         raise AdapterError(
             f"twilio: 'from' is not an E.164 phone number (+ then 8 to 15 digits): {sender!r}",
@@ -185,7 +207,7 @@ def _string(params: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
+def _json(response: requests.Response, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
     try:
         answer = response.json()
     except ValueError:
@@ -193,15 +215,16 @@ def _json(response: requests.Response) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise AdapterError(
             f"twilio: HTTP {response.status_code}: the answer is not a JSON object: "
-            f"{response.text[:200]!r}",
+            f"{_http.quote_answer(response.text, secrets, limit=200)!r}",
             retryable=False,
             status=response.status_code,
         )
     return answer
 
 
-def _twilio_error(response: requests.Response) -> AdapterError:
-    """The error for a Twilio failure, with its ``code``, ``message`` and ``more_info``."""
+def _twilio_error(response: requests.Response, secrets: tuple[str, ...] = ()) -> AdapterError:
+    """The error for a Twilio failure, with its ``code``, ``message`` and ``more_info``
+    (redacted: a proxy may answer with what it was sent)."""
     status = response.status_code
     retryable = status == 429 or status >= 500
     try:
@@ -213,8 +236,10 @@ def _twilio_error(response: requests.Response) -> AdapterError:
         if answer.get("more_info"):
             message += f" ({answer['more_info']})"
     else:
-        message = f"twilio: HTTP {status}: {response.text[:300]}"
-    return AdapterError(message, retryable=retryable, status=status)
+        message = f"twilio: HTTP {status}: {response.text}"
+    return AdapterError(
+        _http.quote_answer(message, secrets, limit=400), retryable=retryable, status=status
+    )
 
 
 def _env(name: str) -> str | None:

@@ -21,8 +21,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
+from .._redact import redact
 from ..errors import AdapterError
-from ._http import DEFAULT_TIMEOUT, setting
+from ._http import DEFAULT_TIMEOUT, env_values, setting
 
 if TYPE_CHECKING:
     import stripe
@@ -39,10 +40,11 @@ _PAGE_LIMIT = 100
 
 
 def _redact(text: str, secret: str | None = None) -> str:
-    """Remove API keys (the one in use, and anything shaped like one) from ``text``."""
+    """Remove API keys (the one in use, and anything shaped like one) from ``text``, and
+    every other credential-looking value (:func:`dunning_rules._redact.redact`)."""
     if secret:
         text = text.replace(secret, "[redacted]")
-    return _KEY_PATTERN.sub("[redacted]", text)
+    return redact(_KEY_PATTERN.sub("[redacted]", text), env_values("STRIPE_API_KEY"))
 
 
 def _build_client(
@@ -139,6 +141,11 @@ class _StripeStep:
         self._api_key = api_key
         self._api_base = api_base
         self._timeout = timeout
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The API key this adapter holds (constructor or ``STRIPE_API_KEY``), for redaction."""
+        return tuple(v for v in (self._api_key, *env_values("STRIPE_API_KEY")) if v)
 
     def _client(self, ctx: ActionContext) -> stripe.StripeClient:
         if ctx.stripe_client is not None:

@@ -5,7 +5,11 @@ legacy incoming-webhook URL. Such a URL is a credential, so it never comes from 
 file: the adapter takes ``webhook_url=`` (or ``TEAMS_WEBHOOK_URL``), or a mapping
 ``webhooks={"billing": url}`` whose names the step picks with ``webhook: billing``.
 
-Event values go into the card as JSON strings, so they cannot change the card's structure.
+Event values go into the card as JSON strings, so they cannot change the card's structure;
+text goes into ``TextRun``s, which Teams shows as plain text (no Markdown, no links), and
+the button's ``url`` must be an absolute http(s) URL (``javascript:``, ``data:`` and the
+like are refused). Errors quote the webhook's answer redacted: the URL, its ``sig`` and
+anything else that looks like a credential never reach run history or logs.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import _redact
 from ..errors import AdapterError
 from . import _http
+from ._links import web_url_problem
 from .slack import optional_text, post_to_secret_url, required_text
 
 if TYPE_CHECKING:
@@ -35,7 +41,6 @@ CARD_VERSION = "1.5"
 
 # A legacy connector answers HTTP 200 with a text like this when Teams refused the message.
 _HTTP_ERROR = re.compile(r"HTTP error (\d{3})")
-_URL = re.compile(r"https?://[^\s]+", re.IGNORECASE)
 
 
 def adaptive_card(
@@ -138,6 +143,13 @@ class Teams:
         names = sorted(self._webhooks)
         return f"{type(self).__name__}(webhooks={names!r}, timeout={self._timeout!r})"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The webhook URLs this adapter holds (constructor or environment) and the parts of
+        them that are the secret, for redaction."""
+        urls = [self._webhook_url, *self._webhooks.values(), *_http.env_values("TEAMS_WEBHOOK_URL")]
+        return tuple(part for url in urls if url for part in _redact.url_secrets(url))
+
     def __call__(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any] | None:
         card = adaptive_card(
             title=required_text(params, "title", provider=PROVIDER),
@@ -147,14 +159,16 @@ class Teams:
             url_title=optional_text(params, "url_title", provider=PROVIDER) or "Open",
         )
         url = self._url(params)
+        secrets = (*_redact.url_secrets(url), *self.secrets)
         response = post_to_secret_url(
             url,
             teams_message(card),
             provider=PROVIDER,
             timeout=self._timeout,
             session=self._session,
+            secrets=secrets,
         )
-        _check_answer(response)
+        _check_answer(response, secrets)
         logger.info("teams: card posted (HTTP %s, run %s)", response.status_code, ctx.run_id)
         return {}
 
@@ -202,30 +216,31 @@ def _facts(value: Any) -> dict[str, str] | None:
 
 def _link(params: Mapping[str, Any]) -> str | None:
     url = optional_text(params, "url", provider=PROVIDER)
-    if url is not None and _URL.fullmatch(url) is None:
+    if url is not None and web_url_problem(url) is not None:
         raise AdapterError(
             f"teams: 'url' must be an http(s) URL, not {url[:80]!r}", retryable=False
         )
     return url
 
 
-def _check_answer(response: requests.Response) -> None:
+def _check_answer(response: requests.Response, secrets: tuple[str, ...] = ()) -> None:
     """Raise for an HTTP 2xx answer that reports a failure (legacy connectors do that)."""
     text = response.text.strip()
     if text in ("", "1"):
         return
+    quoted = _http.quote_answer(text, secrets)
     found = _HTTP_ERROR.search(text)
     if found is not None:
         status = int(found.group(1))
         raise AdapterError(
-            f"teams: HTTP {response.status_code}, but the webhook reports: {text[:300]}",
+            f"teams: HTTP {response.status_code}, but the webhook reports: {quoted}",
             retryable=status == 429 or status >= 500,
             status=status,
         )
     if "fail" in text.lower() or "error" in text.lower():
         raise AdapterError(
-            f"teams: HTTP {response.status_code}, but the webhook reports: {text[:300]}",
+            f"teams: HTTP {response.status_code}, but the webhook reports: {quoted}",
             retryable=False,
             status=response.status_code,
         )
-    logger.debug("teams: unexpected answer %r", text[:100])
+    logger.debug("teams: unexpected answer %r", _http.quote_answer(text, secrets, limit=100))

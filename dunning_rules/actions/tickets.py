@@ -6,7 +6,11 @@ provider's output is ``{"provider", "id", "url"}``, so a later step can link the
 ``{{ steps.ticket.url }}``. Text from the event is sent as plain text, never as markup.
 
 Credentials come from the constructor or the environment (``ASANA_ACCESS_TOKEN``,
-``INTERCOM_ACCESS_TOKEN``), read when a step runs, never from the rule file.
+``INTERCOM_ACCESS_TOKEN``), read when a step runs, never from the rule file. Errors quote the
+provider's answer redacted (the tokens, the ``http`` provider's credential headers and
+endpoint URLs, and anything that looks like a credential become ``<redacted>``), and every
+request header is checked before sending: a line break, control character, encoded word or
+non-Latin-1 character in one is a final failure.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import _redact
 from ..errors import AdapterError
-from ._http import DEFAULT_TIMEOUT, send, setting
+from ._http import DEFAULT_TIMEOUT, env_values, request_secrets, send, setting
 
 if TYPE_CHECKING:
     import requests
@@ -91,11 +96,8 @@ def _answer_json(response: requests.Response, provider: str) -> Any:
 
 def _hide_url(text: str, url: str, name: str) -> str:
     """``text`` without ``url`` or its path and query, which may hold a secret."""
-    parts = urllib.parse.urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    for secret in (url, path, parts.path):
-        if secret and secret != "/":
-            text = text.replace(secret, name)
+    for secret in sorted(_redact.url_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, name)
     return text
 
 
@@ -201,6 +203,28 @@ class Ticket:
         self._timeout = timeout
         self._session = session
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this adapter holds, for redaction: the Asana and Intercom tokens
+        (constructor or environment), credential headers of ``http_headers`` and the parts
+        of the ``endpoints`` URLs that may hold a secret."""
+        found = [
+            value
+            for value in (
+                self._asana_token,
+                self._intercom_token,
+                *env_values("ASANA_ACCESS_TOKEN", "INTERCOM_ACCESS_TOKEN"),
+            )
+            if value
+        ]
+        found.extend(request_secrets(self._http_headers))
+        for url in self._endpoints.values():
+            parts = urllib.parse.urlsplit(url)
+            if parts.password:
+                found.append(parts.password)
+            found.extend(value for _, value in urllib.parse.parse_qsl(parts.query) if value)
+        return tuple(found)
+
     def __call__(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any] | None:
         provider = params.get("provider")
         if provider == "asana":
@@ -245,6 +269,7 @@ class Ticket:
             session=self._session,
             timeout=self._timeout,
             params={"opt_fields": "permalink_url,name"},
+            secrets=(token, *self.secrets),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             json={"data": data},
         )
@@ -306,6 +331,7 @@ class Ticket:
             provider=provider,
             session=self._session,
             timeout=self._timeout,
+            secrets=(token, *self.secrets),
             headers={
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/json",
@@ -360,6 +386,7 @@ class Ticket:
                 provider="ticket (http)",
                 session=self._session,
                 timeout=self._timeout,
+                secrets=self.secrets,
                 headers=headers,
                 json=payload,
             )

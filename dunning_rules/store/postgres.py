@@ -13,13 +13,13 @@ import contextlib
 import datetime as _dt
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from .._redact import redact_url as redact
 from ..errors import MissingExtraError, StoreError
 from ..outcome import Run
 from ._codec import dump_event, dump_run, load_run
@@ -123,12 +123,6 @@ def _import_psycopg() -> ModuleType:
 
 def _utc(value: _dt.datetime | None) -> _dt.datetime | None:
     return aware(value) if value is not None else None
-
-
-def redact(url: str) -> str:
-    """``url`` with its password hidden, for messages."""
-    url = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
-    return re.sub(r"(password=)[^&\s]*", r"\1***", url)
 
 
 class PostgresStore:

@@ -3,7 +3,7 @@
 - :class:`SMTPFake`: an aiosmtpd server (plain, STARTTLS or implicit TLS, with or without
   AUTH) that records every message it accepts.
 - :class:`SendGridFake`: ``POST /v3/mail/send``; checks each request against SendGrid's schema
-  (shared/fixtures/vendors/sendgrid_mail_send.json) and answers like SendGrid.
+  (tests/fixtures/vendors/sendgrid_mail_send.json) and answers like SendGrid.
 - :class:`LLMFake`: an OpenAI-compatible ``POST /v1/chat/completions`` (and
   ``/chat/completions``) plus Anthropic's ``POST /v1/messages``; the test sets the answer (a
   draft, an HTTP error, a delay) and the server records the requests.
@@ -39,12 +39,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from dunning_rules.actions.base import ActionContext
 from tests.httpfake import Request, Response, Vendor
+from tests.paths import FIXTURES
 
-# shared/fixtures beside the checkout, or $DUNNING_RULES_FIXTURES (as in tests/conftest.py).
-FIXTURES = Path(
-    os.environ.get("DUNNING_RULES_FIXTURES")
-    or Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-)
 VENDORS = FIXTURES / "vendors"
 EVENTS = FIXTURES / "stripe" / "events"
 
@@ -68,7 +64,7 @@ ADAPTER_ENV = (
 
 
 def load_event(name: str = "invoice.payment_failed") -> dict[str, Any]:
-    """A Stripe event from shared/fixtures/stripe/events."""
+    """A Stripe event from tests/fixtures/stripe/events."""
     return json.loads((EVENTS / f"{name}.json").read_text())  # type: ignore[no-any-return]
 
 

@@ -205,16 +205,31 @@ def test_unreachable_server_is_a_store_error_without_password():
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("postgresql://app:s3cret@db:5432/x", "postgresql://app:***@db:5432/x"),
-        ("postgresql://app@db/x?password=s3cret&sslmode=require", "password=***&sslmode"),
+        ("postgresql://app:s3cret@db:5432/x", "postgresql://app:<redacted>@db:5432/x"),
+        ("postgresql://app@db/x?password=s3cret&sslmode=require", "password=<redacted>&sslmode"),
+        ("host=db user=app password='s3 cret' dbname=x", "password=<redacted> dbname=x"),
         ("postgresql://db/x", "postgresql://db/x"),
     ],
-    ids=["userinfo", "query", "none"],
+    ids=["userinfo", "query", "libpq", "none"],
 )
 def test_redact_hides_passwords(url, shown):
-    """Passwords in the URL, in user info or in the query, are masked in messages."""
+    """Passwords in the URL, in user info, in the query or a libpq keyword string, are masked
+    in messages."""
     assert shown in redact(url)
     assert "s3cret" not in redact(url)
+    assert "cret" not in redact(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql+psycopg://app:hunter2@db/x", "host=db password=hunter2", "mysql://a:hunter2@b"],
+    ids=["sqlalchemy-url", "libpq", "other-scheme"],
+)
+def test_an_unknown_store_url_is_named_without_its_password(url):
+    """open_store's "unknown store URL" error never echoes a password."""
+    with pytest.raises(StoreError, match="unknown store URL") as caught:
+        open_store(url)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_open_store_picks_postgres():
