@@ -3,20 +3,21 @@
 :func:`screen_draft` returns the reason to reject a draft, or None when it may be sent. A draft
 is rejected when it
 
-- is empty or only whitespace;
-- holds a 13-19 digit number, digits possibly separated by spaces, dots or dashes (a card
-  number, e.g. ``4242 4242 4242 4242``);
-- asks for card numbers, CVC/CVV/security codes, expiry dates, passwords or PINs (English,
-  French, German and Spanish words);
+- is empty, or only whitespace and invisible characters;
+- holds a 13-19 digit number: digits possibly separated by spaces, line breaks, slashes, dots,
+  dashes or other punctuation, written in any script or as words ("four two four two ...");
+- asks for a card number, a security code (CVC, CVV, CVV2, CID), an expiry date, a PIN, a
+  password or a one-time code, or a picture of the card, in English, Spanish, French, German,
+  Portuguese or Italian, whatever disguise the letters wear (see :mod:`._screen_normalize`)
+  and whatever clause comes first (see :mod:`._screen_request`);
 - lacks one of the ``must_include`` strings (e.g. the payment link);
 - has more than ``max_sentences`` sentences.
 
 The screen is the last line of defence against a model that followed instructions hidden in
-customer data, so it errs on the strict side: a sentence that names a card number, a security
-code, an expiry date, a password or a PIN is rejected unless it only says that nobody will ask
-for them ("We will never ask for your password."). Softer words ("card details", "bank
-details") are rejected only where the customer is asked to send them ("reply with your card
-details"); "update your payment method at <link>" and "your card was declined" pass.
+customer data, so it errs on the strict side: a clause that names a secret is rejected unless
+it only says that nobody will ask for it ("We will never ask for your password.") or only
+reports the card's state ("your card ending in 4242 was declined"). Softer words ("card
+details", "bank details") are rejected only where the customer is asked to send them.
 
 Everything here is a pure function of its arguments.
 """
@@ -24,91 +25,33 @@ Everything here is a pure function of its arguments.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+
+from ._screen_normalize import digit_text, fold_text
+from ._screen_request import Finding, find_request
 
 __all__ = [
+    "Finding",
     "count_sentences",
+    "explain_request",
     "find_card_number",
     "find_sensitive_request",
     "screen_draft",
     "split_sentences",
 ]
 
-# 13 to 19 digits; one space, no-break space, dot or dash may separate two digits.
-_CARD_NUMBER = re.compile(r"(?<!\d)\d(?:[ \u00a0.\-]?\d){12,18}(?!\d)")
-
-# Words that name a secret the customer must never send. (label, pattern)
-_SECRETS: tuple[tuple[str, str], ...] = (
-    (
-        "a card number",
-        r"card\s*(?:number|no\b|#)|credit\s*card\s*(?:number|no\b)"
-        r"|num[ée]ro\s+de\s+(?:la\s+|votre\s+|ta\s+)?carte"
-        r"|(?:karten|kreditkarten)(?:nummer|nr\b)"
-        r"|n[úu]mero\s+de\s+(?:la\s+|su\s+|tu\s+)?tarjeta",
-    ),
-    (
-        "a security code",
-        r"\bcvc2?\b|\bcvv2?\b|\bcsc\b|\bcid\b|security\s+code|card\s+verification"
-        r"|cryptogramme|code\s+de\s+s[ée]curit[ée]|code\s+(?:cvv|cvc)"
-        r"|pr[üu]f(?:ziffer|nummer|code)|sicherheits(?:code|nummer)"
-        r"|c[óo]digo\s+de\s+seguridad|c[óo]digo\s+(?:cvv|cvc)",
-    ),
-    (
-        "an expiry date",
-        r"expir(?:y|ation)\s+date|exp\.?\s+date|expiry\b|\bmm\s*/\s*yy"
-        r"|date\s+d'?(?:expiration|[ée]ch[ée]ance)|date\s+de\s+validit[ée]"
-        r"|ablaufdatum|g[üu]ltigkeits(?:datum|dauer)|verfallsdatum"
-        r"|fecha\s+de\s+(?:vencimiento|caducidad|expiraci[óo]n)",
-    ),
-    (
-        "a password or PIN",
-        r"pass\s*word|passcode|\bpin\b|\bpin\s*(?:code|number)"
-        r"|mot\s+de\s+passe|code\s+(?:pin|confidentiel)"
-        r"|passwort|kennwort|geheimzahl|\bpin-?nummer"
-        r"|contrase[ñn]a|\b(?:su|tu)\s+clave\b|\bclave\s+(?:secreta|de\s+acceso|pin)\b",
-    ),
+_CARD_DIGITS = range(13, 20)
+_PHONE_DIGITS = 15  # E.164: an international phone number has at most 15 digits
+# Digit groups with at most three separators between them (no letters, no currency signs).
+_SEPARATOR = r"[\s.\-_/|\\,:;'*~\u00b7\u2022\u2010-\u2015\u2212]{1,3}"
+_DIGIT_CHAIN = re.compile(rf"(?<!\d)\d+(?:{_SEPARATOR}\d+)*")
+_GROUP = re.compile(r"\d+")
+# Dates and times are not parts of a number: "01.08.2026 - 31.08.2026" is two dates.
+_DATE = re.compile(
+    r"(?<!\d)(?:(?P<d>\d{1,2})[./-](?P<m>\d{1,2})[./-](?:\d{4}|\d{2})"
+    r"|\d{4}-(?P<m2>\d{2})-(?P<d2>\d{2})|(?P<h>\d{1,2}):(?P<min>\d{2}))(?!\d)"
 )
 
-# Words that are fine to mention ("update your card details at <link>") unless the customer is
-# asked to send them.
-_SOFT: tuple[tuple[str, str], ...] = (
-    (
-        "card or bank details",
-        r"card\s+(?:details|info(?:rmation)?|data)|bank\s+(?:details|account)"
-        r"|account\s+number|payment\s+(?:details|info(?:rmation)?)"
-        r"|coordonn[ée]es\s+bancaires|donn[ée]es\s+de\s+(?:la\s+)?carte"
-        r"|kartendaten|bankdaten|kontonummer|zahlungsdaten"
-        r"|datos\s+de\s+(?:la\s+|su\s+)?tarjeta|datos\s+bancarios",
-    ),
-)
-
-# Verbs that ask the customer to hand something over by message. Web-form verbs ("enter your
-# new card details at <link>") are not among them: the payment page is where they belong.
-_REQUEST = re.compile(
-    r"\b(?:reply|respond|send|e-?mail|text|tell|give|provide|share|write|confirm|verify"
-    r"|include|call|let\s+us\s+know|what\s+is|what's"
-    r"|envoye[zr]|r[ée]pond(?:ez|re)|communique[zr]|indique[zr]|fournisse[zr]"
-    r"|donne[zr]|transmette[zr]|partage[zr]|confirme[zr]"
-    r"|senden|schicken|antworten|teilen|geben|nennen|mitteilen|[üu]bermitteln|best[äa]tigen"
-    r"|angeben"
-    r"|env[íi](?:e|a|enos|anos|ar)|respond(?:a|e|er)|indique|proporcione|comparta|comparte"
-    r"|facilite|escriba|confirme|d[íi]ganos)\b"
-)
-# Verbs of a reassurance: "we will never ask for ...", "do not share ...".
-_ASK = (
-    r"(?:ask|request|share|send|e-?mail|give|disclose|need|require|reply|text|call"
-    r"|demand|partag|envoy|communiqu"
-    r"|frag|fordern|anfordern|bitten|teilen|senden|weitergeben|verlangen"
-    r"|pid|pedi|solicit|compart|env[íi])\w*"
-)
-_NEGATION = r"(?:n't|\b(?:never|not|nunca|jamais|niemals|nie|nicht|no))"
-# A negation right before the verb (English, Spanish), or right after it, perhaps after a
-# pronoun (French "ne partagez jamais", German "teilen Sie niemals").
-_NEGATED_VERB = re.compile(
-    rf"(?:{_NEGATION}\s+(?:ever\s+|vous\s+|te\s+|le\s+|la\s+|les\s+|lo\s+)?\b{_ASK})"
-    rf"|(?:\b{_ASK}\s+(?:sie\s+|vous\s+|wir\s+|ihnen\s+|dich\s+|ihr\s+)*"
-    rf"(?:jamais|pas|niemals|nie|nicht)\b)"
-)
 
 # Full stops: Latin ones need a space after them (not "example.com"), CJK ones do not.
 _LATIN_STOPS = ".!?\u2026"
@@ -123,10 +66,6 @@ _WORD = re.compile(r"\w+")
 # A line without a closing full stop counts as a sentence only from this many words on, so a
 # greeting ("Hi Jane,") and a signature ("The Acme team") do not count.
 _MIN_WORDS_UNTERMINATED = 5
-
-
-def _normalize(text: str) -> str:
-    return text.replace("\u2019", "'").replace("\u00a0", " ").lower()
 
 
 def split_sentences(text: str) -> list[str]:
@@ -155,32 +94,52 @@ def count_sentences(text: str) -> int:
     return total
 
 
+def _hide_dates(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        day, month = match.group("d") or match.group("d2"), match.group("m") or match.group("m2")
+        if day is not None and month is not None:
+            plausible = 1 <= int(day) <= 31 and 1 <= int(month) <= 12
+        else:
+            plausible = int(match.group("h")) <= 23 and int(match.group("min")) <= 59
+        return " # " if plausible else match.group(0)
+
+    return _DATE.sub(replace, text)
+
+
 def find_card_number(text: str) -> str | None:
-    """The first 13-19 digit number in ``text`` (digits possibly separated), or None."""
-    found = _CARD_NUMBER.search(text)
-    return found.group(0) if found else None
+    """The digits of the first 13-19 digit number in ``text``, or None.
 
-
-def _has_positive_request(sentence: str) -> bool:
-    """True when ``sentence`` asks the customer for something (not only "never send ...")."""
-    negated_spans = [m.span() for m in _NEGATED_VERB.finditer(sentence)]
-    for match in _REQUEST.finditer(sentence):
-        start, end = match.span()
-        if not any(s <= start and end <= e for s, e in negated_spans):
-            return True
-    return False
-
-
-def _is_reassurance(sentence: str) -> bool:
-    """True for "we will never ask for your password"-like sentences that request nothing."""
-    return bool(_NEGATED_VERB.search(sentence)) and not _has_positive_request(sentence)
-
-
-def _first(patterns: Iterable[tuple[str, str]], sentence: str) -> str | None:
-    for label, pattern in patterns:
-        if re.search(pattern, sentence):
-            return label
+    Groups of digits with up to three separators between them (spaces, line breaks, ``. - /
+    _ | , : ;`` and the like) make one number; any run of consecutive groups with 13 to 19
+    digits in all counts (the longest such run from the first group that starts one), so a
+    card number followed by an expiry date is still found. Digits
+    of other scripts, full-width digits and spelled digits ("four two four two ...") count;
+    dates and times do not join. A number written as an international phone number (``+``
+    first) counts only from 16 digits, since phone numbers have up to 15, and a number that
+    starts with 0 (a trunk or international prefix) is no card number.
+    """
+    prepared = _hide_dates(digit_text(text))
+    for chain in _DIGIT_CHAIN.finditer(prepared):
+        groups = _GROUP.findall(chain.group(0))
+        phone = prepared[: chain.start()].rstrip().endswith("+")
+        for first, group in enumerate(groups):
+            if group[0] == "0":
+                continue  # card numbers never start with 0 ("0049 30 1234 5678" is a phone)
+            total, longest = 0, None
+            for last in range(first, len(groups)):
+                total += len(groups[last])
+                if total > max(_CARD_DIGITS):
+                    break
+                if total in _CARD_DIGITS and not (phone and first == 0 and total <= _PHONE_DIGITS):
+                    longest = last
+            if longest is not None:
+                return "".join(groups[first : longest + 1])
     return None
+
+
+def explain_request(text: str) -> Finding | None:
+    """What ``text`` asks the customer for, with the words and the clause that ask, or None."""
+    return find_request(text)
 
 
 def find_sensitive_request(text: str) -> str | None:
@@ -188,14 +147,8 @@ def find_sensitive_request(text: str) -> str | None:
 
     Returns a label such as ``"a card number"`` or ``"a security code"``.
     """
-    for sentence in split_sentences(_normalize(text)):
-        secret = _first(_SECRETS, sentence)
-        if secret is not None and not _is_reassurance(sentence):
-            return secret
-        soft = _first(_SOFT, sentence)
-        if soft is not None and _has_positive_request(sentence):
-            return soft
-    return None
+    finding = find_request(text)
+    return finding.label if finding is not None else None
 
 
 def screen_draft(
@@ -209,13 +162,14 @@ def screen_draft(
     ``max_sentences`` caps the number of sentences (see :func:`count_sentences`);
     ``must_include`` lists strings that must appear verbatim (e.g. the payment link).
     """
-    if not text.strip():
+    folded = fold_text(text)
+    if not folded:
         return "the draft is empty"
     if find_card_number(text) is not None:
         return "the draft holds a 13-19 digit number (a card number?)"
-    asked = find_sensitive_request(text)
+    asked = find_request(text, folded=folded)
     if asked is not None:
-        return f"the draft asks for {asked}"
+        return f"the draft asks for {asked.label}"
     for needed in must_include:
         if needed and needed not in text:
             return f"the draft lacks {needed!r}"
