@@ -298,8 +298,9 @@ class Engine:
         return old
 
     def _end(self, run: Run, now: _dt.datetime, **changes: Any) -> Outcome:
-        """Save ``run`` ended with ``changes`` (released), as an outcome."""
-        done = replace(run, next_at=None, updated_at=now, **changes)
+        """Save ``run`` with ``changes`` (ended, unless they say otherwise), released, as an
+        outcome."""
+        done = replace(run, **{"next_at": None, "updated_at": now, **changes})
         try:
             self._store.save(done, owner=self._owner, lease_until=None)
         except LeaseLostError as lost:
@@ -374,8 +375,12 @@ class Engine:
         *,
         step: int | None = None,
         nonce: str | None = None,
+        defer: bool = False,
     ) -> Outcome:
         """Answer a run's approval: continue it, or (``approved=False``) cancel it.
+
+        With ``defer=True`` the answer is recorded and the run made due at once, for a
+        worker's :meth:`run_due` to carry on (Slack wants its request answered in 3 s).
 
         ``step`` and ``nonce`` name the approval the answer is for (Slack buttons carry both;
         see :attr:`ActionContext.approval_nonce`): an answer to an approval that is no longer
@@ -416,6 +421,8 @@ class Engine:
                     reason=f"approval rejected by {by or 'someone'}",
                 )
             run = replace(run, status="waiting", approval=approval, due_at=now)
+            if defer:
+                return self._end(run, now, next_at=now)
             return self._continue(run, now)
 
     def wait_for_work(self, timeout: float) -> None:
@@ -439,17 +446,54 @@ class Engine:
     def handle_slack_interaction(
         self, body: bytes | str, headers: Mapping[str, str], signing_secret: str
     ) -> Outcome:
-        """Verify a Slack interaction request and answer the approval its button names."""
+        """Verify a Slack interaction request and answer the approval its button names.
+
+        The answer is recorded and the run made due (a worker's :meth:`run_due` carries it
+        on), so the endpoint answers within Slack's 3 seconds; the approval message is then
+        updated to say who answered and when, its buttons gone. Raises
+        :class:`SignatureError` (answer 400), :class:`InteractionError` (a signed request that
+        is not one of our buttons: answer 200), :class:`RunNotFoundError` (404) and
+        :class:`ApprovalNotPendingError` (answer 200: the person who clicked is told why).
+        """
         from ._slack import parse_interaction
 
         answer = parse_interaction(body, headers, signing_secret, now=self._clock())
-        return self.resume(
-            answer.run_id,
-            approved=answer.approved,
-            by=answer.user,
-            step=answer.step,
-            nonce=answer.nonce,
-        )
+        adapter = self._adapters.get("approval")
+        try:
+            outcome = self.resume(
+                answer.run_id,
+                approved=answer.approved,
+                by=answer.user,
+                step=answer.step,
+                nonce=answer.nonce,
+                defer=True,
+            )
+        except ApprovalNotPendingError as exc:
+            notify = getattr(adapter, "refused", None)
+            if callable(notify):
+                where = {"channel": answer.channel, "ts": answer.message_ts}
+                self._quietly(notify, where, answer.user, exc.reason)
+            raise
+        run = outcome.runs[0] if outcome.runs else None
+        record = run.record(answer.step) if run is not None else None
+        update = getattr(adapter, "answered", None)
+        if callable(update) and record is not None and record.output is not None:
+            request = {"params": record.params, "output": record.output}
+            problem = self._quietly(update, request, record.output)
+            if problem is not None:
+                outcome = replace(outcome, warnings=(*outcome.warnings, problem))
+        return outcome
+
+    def _quietly(self, call: Callable[..., Any], *args: Any) -> str | None:
+        """``call(*args)``; a failure is logged and returned as a warning, never raised: the
+        answer is recorded whether or not Slack's message could be updated."""
+        try:
+            call(*args)
+        except Exception as exc:
+            problem = self._redact(f"could not update the approval message: {exc}")
+            log.warning("%s", problem)
+            return problem
+        return None
 
     def close(self) -> None:
         self._heartbeat.close()

@@ -33,6 +33,8 @@ SUMMARY_BLOCK_ID = "dunning_summary"
 ACTIONS_BLOCK_ID = "dunning_approval"
 
 PROVIDER = "slack approval"
+# Slack wants an interaction answered within 3 s: updating the message must not take longer.
+_ANSWER_TIMEOUT = 2.0
 # Slack's limits for a button's text and a confirm dialog's title.
 _BUTTON_TEXT_LIMIT = 75
 _CONFIRM_TITLE_LIMIT = 100
@@ -140,3 +142,39 @@ class SlackApproval:
         answer = self._api.post_message({"channel": channel, "text": text, "blocks": blocks})
         logger.info("slack approval: asked in %s (run %s)", answer.get("channel"), ctx.run_id)
         return {"channel": answer.get("channel"), "ts": answer.get("ts")}
+
+    def answered(self, request: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
+        """Update the request's message once it is answered: who answered and when, in place of
+        the buttons (``chat.update``). ``request`` is the approval step's record: its rendered
+        ``params`` (the text) and ``output`` (``channel``, ``ts``); ``answer`` holds
+        ``approved``, ``by`` and ``answered_at``."""
+        output = request.get("output") or {}
+        channel, ts = output.get("channel"), output.get("ts")
+        if not channel or not ts:
+            return
+        params = request.get("params") or {}
+        verdict = "Approved" if answer.get("approved") else "Rejected"
+        who = f"<@{escape_mrkdwn(str(answer['by']))}>" if answer.get("by") else "someone"
+        line = f"*{verdict}* by {who} at {escape_mrkdwn(str(answer.get('answered_at')))}"
+        text = str(params.get("text") or "")
+        blocks = [
+            *(mrkdwn_sections(text, block_id=SUMMARY_BLOCK_ID) if text else []),
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]},
+        ]
+        payload = {
+            "channel": channel,
+            "ts": ts,
+            "text": f"{verdict}: {text}"[:3000],
+            "blocks": blocks,
+        }
+        self._api.call("chat.update", payload, timeout=min(self._api.timeout, _ANSWER_TIMEOUT))
+
+    def refused(self, where: Mapping[str, Any], user: str | None, reason: str) -> None:
+        """Tell the person whose click changed nothing why (``chat.postEphemeral``)."""
+        channel = where.get("channel")
+        if not channel or not user:
+            return
+        payload = {"channel": channel, "user": user, "text": f"Nothing done: {reason}."}
+        self._api.call(
+            "chat.postEphemeral", payload, timeout=min(self._api.timeout, _ANSWER_TIMEOUT)
+        )

@@ -188,14 +188,26 @@ class SlackWebAPI:
         ``RETRYABLE_ERRORS`` raise a retryable :class:`AdapterError`; other failures
         (``channel_not_found``, ``not_in_channel``, ``invalid_auth``...) a final one.
         """
+        return self.call("chat.postMessage", payload, token=token)
+
+    def call(
+        self,
+        method: str,
+        payload: Mapping[str, Any],
+        *,
+        token: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Call the Web API ``method`` (``chat.postMessage``, ``chat.update``,
+        ``chat.postEphemeral``) with a JSON body; errors as :meth:`post_message` says."""
         bearer = token if token is not None else self.resolve_token()
         base = self.api_base or _env("SLACK_API_BASE") or DEFAULT_API_BASE
         response = _http.send(
             "POST",
-            base.rstrip("/") + "/chat.postMessage",
+            base.rstrip("/") + "/" + method,
             provider=PROVIDER,
             session=self.session,
-            timeout=self.timeout,
+            timeout=timeout if timeout is not None else self.timeout,
             ok_statuses=(429,),
             secrets=(bearer,),
             json=dict(payload),
@@ -208,7 +220,7 @@ class SlackWebAPI:
             wait = response.headers.get("Retry-After")
             after = f" (Retry-After: {wait}s)" if wait else ""
             raise AdapterError(
-                f"slack: chat.postMessage: HTTP 429: rate limited{after}",
+                f"slack: {method}: HTTP 429: rate limited{after}",
                 retryable=True,
                 status=429,
             )
@@ -216,28 +228,31 @@ class SlackWebAPI:
             answer = response.json()
         except ValueError:
             raise AdapterError(
-                f"slack: chat.postMessage: HTTP {response.status_code}: the answer is not "
+                f"slack: {method}: HTTP {response.status_code}: the answer is not "
                 f"JSON: {_http.quote_answer(response.text, (bearer,), limit=200)!r}",
                 retryable=False,
                 status=response.status_code,
             ) from None
         if not isinstance(answer, dict) or answer.get("ok") is not True:
-            raise _slack_failure(answer, response.status_code, (bearer,))
+            raise _slack_failure(answer, response.status_code, (bearer,), method)
         metadata = answer.get("response_metadata")
         warnings = metadata.get("warnings") if isinstance(metadata, dict) else None
         if warnings or answer.get("warning"):
             logger.debug(
-                "slack: chat.postMessage warnings: %s",
+                "slack: %s warnings: %s",
+                method,
                 _redact.redact(str(warnings or answer.get("warning")), (bearer,)),
             )
         return answer
 
 
-def _slack_failure(answer: Any, status: int, secrets: tuple[str, ...] = ()) -> AdapterError:
+def _slack_failure(
+    answer: Any, status: int, secrets: tuple[str, ...] = (), method: str = "chat.postMessage"
+) -> AdapterError:
     """The :class:`AdapterError` for an ``ok: false`` answer."""
     error = answer.get("error") if isinstance(answer, dict) else None
     code = error if isinstance(error, str) else "unknown_error"
-    message = f"slack: chat.postMessage failed: {_http.quote_answer(code, secrets, limit=100)}"
+    message = f"slack: {method} failed: {_http.quote_answer(code, secrets, limit=100)}"
     details = answer.get("response_metadata", {}) if isinstance(answer, dict) else {}
     notes = details.get("messages") if isinstance(details, dict) else None
     if isinstance(notes, list) and notes:

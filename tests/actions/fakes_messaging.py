@@ -439,6 +439,42 @@ def chat_post_message_schema() -> dict[str, Any]:
     }
 
 
+# chat.update and chat.postEphemeral, from Slack's method docs (no OpenAPI file ships them).
+CHAT_UPDATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "channel": {"type": "string", "minLength": 1},
+        "ts": {"type": "string", "pattern": _TS_PATTERN},
+        "text": {"type": "string"},
+        "blocks": BLOCK_KIT_BLOCKS,
+        "attachments": {"type": "array"},
+        "as_user": {"type": "boolean"},
+        "link_names": {"type": "boolean"},
+        "parse": {"type": "string"},
+        "reply_broadcast": {"type": "boolean"},
+    },
+    "required": ["channel", "ts"],
+    "anyOf": [{"required": ["text"]}, {"required": ["blocks"]}],
+    "additionalProperties": False,
+}
+CHAT_POST_EPHEMERAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "channel": {"type": "string", "minLength": 1},
+        "user": {"type": "string", "pattern": "^[UW][A-Z0-9]+$"},
+        "text": {"type": "string"},
+        "blocks": BLOCK_KIT_BLOCKS,
+        "thread_ts": {"type": "string", "pattern": _TS_PATTERN},
+    },
+    "required": ["channel", "user"],
+    "anyOf": [{"required": ["text"]}, {"required": ["blocks"]}],
+    "additionalProperties": False,
+}
+_METHOD_SCHEMAS = {
+    "/api/chat.update": CHAT_UPDATE_SCHEMA,
+    "/api/chat.postEphemeral": CHAT_POST_EPHEMERAL_SCHEMA,
+}
+
 WEBHOOK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -484,6 +520,8 @@ class FakeSlack(FakeVendor):
         self.channels = dict(self.CHANNELS)
         self.posted: list[dict[str, Any]] = []
         self.webhook_posts: list[dict[str, Any]] = []
+        self.updated: list[dict[str, Any]] = []
+        self.ephemeral: list[dict[str, Any]] = []
         self._clock = 1503435956
 
     @property
@@ -495,7 +533,7 @@ class FakeSlack(FakeVendor):
         return self.url + self.WEBHOOK_PATH
 
     def refuse(self, request: Request) -> Response | None:
-        if request.path == "/api/chat.postMessage":
+        if request.path == "/api/chat.postMessage" or request.path in _METHOD_SCHEMAS:
             auth = request.headers.get("authorization")
             if auth is None:
                 return slack_error("not_authed")
@@ -511,6 +549,8 @@ class FakeSlack(FakeVendor):
         body = request.json()
         if request.path == self.WEBHOOK_PATH:
             jsonschema.Draft202012Validator(WEBHOOK_SCHEMA).validate(body)
+        elif request.path in _METHOD_SCHEMAS:
+            jsonschema.Draft202012Validator(_METHOD_SCHEMAS[request.path]).validate(body)
         else:
             charset = request.headers.get("content-type", "").lower()
             _require("charset=utf-8" in charset, "Slack wants charset=utf-8 on JSON bodies")
@@ -530,9 +570,17 @@ class FakeSlack(FakeVendor):
         channel = self.channel_id(body["channel"])
         if channel is None:
             return slack_error("channel_not_found")
-        self.posted.append(body)
+        if request.path == "/api/chat.update":
+            if not any(body["ts"] == p.get("ts") for p in self.posted):
+                return slack_error("message_not_found")
+            self.updated.append(body)
+            return Response(200, {"ok": True, "channel": channel, "ts": body["ts"]})
+        if request.path == "/api/chat.postEphemeral":
+            self.ephemeral.append(body)
+            return Response(200, {"ok": True, "message_ts": f"{self._clock}.999999"})
         self._clock += 1
-        ts = f"{self._clock}.{len(self.posted):06d}"
+        ts = f"{self._clock}.{len(self.posted) + 1:06d}"
+        self.posted.append({**body, "ts": ts})
         message: dict[str, Any] = {
             "type": "message",
             "subtype": "bot_message",
