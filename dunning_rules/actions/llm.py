@@ -198,6 +198,14 @@ class LLM:
     def __repr__(self) -> str:
         return f"LLM(api_base={self.api_base!r}, timeout={self.timeout!r})"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this adapter holds, and the providers' usual key variables, for
+        redaction (litellm reads those itself)."""
+        names = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_API_KEY", "GEMINI_API_KEY")
+        found = [self._api_key, *(os.environ.get(name) for name in names)]
+        return tuple(value for value in found if value)
+
     def __call__(self, params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         model = _text(params.get("model"), "model")
         if model is None or any(ch.isspace() for ch in model):
