@@ -77,6 +77,7 @@ def _check_params(rule: Rule, action: Any, adapter: Any) -> list[Problem]:
     from jsonschema import Draft202012Validator
 
     problems = []
+    explained: dict[str, str] = getattr(adapter, "param_messages", None) or {}
     for error in Draft202012Validator(schema).iter_errors(dict(action.raw_params)):
         path = list(error.absolute_path)
         top = path[0] if path else None
@@ -92,6 +93,8 @@ def _check_params(rule: Rule, action: Any, adapter: Any) -> list[Problem]:
             message = f"{action.type} step has unknown parameter {extra}{hint}"
             if unknown:
                 location = action.param_locations.get(unknown[0][0], action.location)
+        elif isinstance(top, str) and top in explained and len(path) == 1:
+            message = f"{action.type} parameter {top}: {explained[top]}"
         else:
             message = f"{action.type} parameter: {error.message}"
         suffix = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)

@@ -337,6 +337,10 @@ class Slack:
         "additionalProperties": False,
         "$defs": BLOCKS_DEFS,
     }
+    param_messages: ClassVar[dict[str, str]] = {
+        "blocks": "a placeholder may fill in text, never add blocks: write a list of blocks, "
+        'or exactly "{{ settings.<name> }}"'
+    }
     escapes: ClassVar[dict[str, Callable[[str], str]]] = {
         "text": escape_mrkdwn,
         "blocks": escape_mrkdwn,

@@ -83,7 +83,7 @@ def test_blocks_from_a_placeholder_are_refused_when_the_engine_is_built(
         dr.Engine(rules(step), adapters={"slack": bot(slack)})
     [problem] = info.value.problems
     assert problem.json_path.startswith("$.rules[0].actions[0].blocks")
-    assert problem.message.startswith("slack parameter: ")
+    assert problem.message.startswith("slack parameter blocks: a placeholder may fill in text")
     assert slack.requests == []
 
 
@@ -225,3 +225,21 @@ def test_an_sms_sender_with_a_control_character_is_refused(twilio: Any, sender: 
     with pytest.raises(AdapterError, match="'from' contains a control character"):
         adapter({"to": "+14155550100", "body": "b", "from": sender}, action_context())
     assert twilio.requests == []
+
+
+def test_event_supplied_blocks_are_a_readable_rule_file_error():
+    """blocks: "{{ data... }}" is refused when the engine is built, with a message that says
+    what to write instead, at the value's place."""
+    import dunning_rules as dr
+
+    text = (
+        "version: 1\nrules:\n  - name: r\n    on: invoice.payment_failed\n    actions:\n"
+        '      - {type: slack, channel: "#b", text: t, blocks: "{{ data.object.metadata.b }}"}\n'
+    )
+    with pytest.raises(dr.RuleFileError) as caught:
+        dr.Engine(dr.load_rules(text))
+    assert str(caught.value) == (
+        "<string>:6:47: $.rules[0].actions[0].blocks: rule 'r': slack parameter blocks: a "
+        'placeholder may fill in text, never add blocks: write a list of blocks, or exactly '
+        '"{{ settings.<name> }}"'
+    )
