@@ -93,7 +93,7 @@ def _check_params(rule: Rule, action: Any, adapter: Any) -> list[Problem]:
             message = f"{action.type} step has unknown parameter {extra}{hint}"
             if unknown:
                 location = action.param_locations.get(unknown[0][0], action.location)
-        elif isinstance(top, str) and top in explained and error.validator == "pattern":
+        elif top in explained and isinstance(error.instance, str) and "{{" in error.instance:
             message = f"{action.type} parameter {top}: {explained[top]}"
         else:
             message = f"{action.type} parameter: {error.message}"
