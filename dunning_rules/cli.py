@@ -1,58 +1,190 @@
 """The ``dunning-rules`` command: validate, simulate, schema, run-due, history.
 
-Exit codes: 0 fine, 1 problems found, 2 bad usage (click's convention).
+Exit codes: 0 fine, 1 problems found, 2 bad usage (click's convention). Output cut short by
+a closed pipe (``dunning-rules history | head``) ends quietly with 141, the status of a program
+that SIGPIPE ends, as ``git`` does.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as _dt
 import json
-import signal
+import os
 import sys
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from ._cli_common import UsageError, jsonable, parse_time, step_table
+from ._cli_history import COUNT_LIMIT, history_command
+from ._cli_worker import run_due_command
 from .errors import DunningRulesError, EventError, RuleFileError
+from .outcome import RUN_STATUSES
 
 __all__ = ["main"]
 
-_SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey", "authorization")
+BROKEN_PIPE = 141
+"""The exit status when the reader of the output went away: 128 + SIGPIPE (13)."""
+
+INTERRUPTED = 130
+"""The exit status after Ctrl-C outside a worker loop: 128 + SIGINT (2)."""
+
+_EXAMPLES = {
+    "validate": "dunning-rules validate rules/*.yaml",
+    "simulate": (
+        "dunning-rules simulate rules.yaml --event examples/events/invoice.payment_failed.json\n"
+        "  dunning-rules simulate rules.yaml --event event.json --at 2026-01-01T09:00Z --json"
+    ),
+    "schema": "dunning-rules schema > rules.schema.json",
+    "run-due": (
+        "dunning-rules run-due rules.yaml --store sqlite:///dunning.db\n"
+        "  dunning-rules run-due --engine myapp.dunning:engine --loop --interval 1m"
+    ),
+    "history": (
+        "dunning-rules history --store sqlite:///dunning.db --status failed\n"
+        "  dunning-rules history --store postgresql://billing@db/billing --key in_123 --json"
+    ),
+}
+
+_EXIT_CODES = "exit status: 0 fine, 1 problems found, 2 bad usage"
+
+
+def _add(
+    sub: Any, name: str, summary: str, description: str, *, codes: str = _EXIT_CODES
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=f"example:\n  {_EXAMPLES[name]}\n\n{codes}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dunning-rules",
         description="Turn Stripe webhook events into dunning steps, by YAML rules.",
+        epilog=(
+            "example:\n  dunning-rules simulate rules.yaml --event event.json\n\n"
+            f"{_EXIT_CODES}; 141 when the output pipe closed early.\n"
+            "`dunning-rules COMMAND --help` describes each command."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of:")
 
-    validate = sub.add_parser("validate", help="check rule files; print every problem")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate = _add(
+        sub,
+        "validate",
+        "check rule files; print every problem",
+        "Load the rule files together and build an engine on them with the built-in\n"
+        "adapters: every problem (YAML, schema, expressions, unknown step types, bad\n"
+        "parameters) is printed as file:line:column.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="a rule file (YAML)")
 
-    simulate = sub.add_parser("simulate", help="show what an event would do, doing nothing")
-    simulate.add_argument("files", nargs="+", metavar="FILE")
-    simulate.add_argument("--event", required=True, metavar="EVENT.json")
-    simulate.add_argument("--json", action="store_true", help="print JSON for machines")
-    simulate.add_argument("--at", metavar="TIME", help="the clock, ISO 8601 (default: now)")
+    simulate = _add(
+        sub,
+        "simulate",
+        "show what an event would do, doing nothing",
+        "Plan every step each matching rule would run for one Stripe event, past waits\n"
+        "and approvals. Nothing is sent, stored or fetched.",
+    )
+    simulate.add_argument("files", nargs="+", metavar="FILE", help="a rule file (YAML)")
+    simulate.add_argument(
+        "--event", required=True, metavar="EVENT.json", help="a Stripe event, as JSON"
+    )
+    simulate.add_argument("--json", action="store_true", help="print the Outcome as JSON")
+    simulate.add_argument(
+        "--at",
+        metavar="TIME",
+        help="the clock, ISO 8601, UTC unless it has an offset (default: now)",
+    )
 
-    sub.add_parser("schema", help="print the JSON Schema of rule files")
+    _add(
+        sub,
+        "schema",
+        "print the JSON Schema of rule files",
+        "Print the JSON Schema of rule files (version 1), for editors that validate as you type.",
+        codes="exit status: 0",
+    )
 
-    run_due = sub.add_parser("run-due", help="resume runs whose wait is over")
-    run_due.add_argument("files", nargs="+", metavar="FILE")
-    run_due.add_argument("--store", required=True, metavar="URL")
-    run_due.add_argument("--loop", action="store_true", help="keep going until SIGTERM")
-    run_due.add_argument("--interval", default="30s", metavar="DURATION")
+    run_due = _add(
+        sub,
+        "run-due",
+        "carry on the runs whose wait is over",
+        "Resume every stored run whose wait is over, until nothing is due. Either give the\n"
+        "rule files and the store, or name your app's Engine with --engine: the worker then\n"
+        "sends with the adapters, store and clock your app configured in Python.\n\n"
+        "It prints what it did: 'resumed 3 runs, 5 steps: 1 step failed, 1 run failed',\n"
+        "then each failure. Exit status 1 when a step or a run failed; with --loop, 0 when\n"
+        "a signal stopped it (each round prints its failures).",
+        codes="exit status: 0 fine, 1 a step or run failed, 2 bad usage",
+    )
+    run_due.add_argument(
+        "files", nargs="*", metavar="FILE", help="a rule file (YAML); needs --store"
+    )
+    run_due.add_argument(
+        "--store", metavar="URL", help="the runs: sqlite:///path.db or postgresql://..."
+    )
+    run_due.add_argument(
+        "--engine",
+        metavar="MODULE:ATTR",
+        help="your app's Engine, or a function that returns one, as in myapp.dunning:engine"
+        " (the module is looked for in the current directory too); instead of FILE --store",
+    )
+    run_due.add_argument(
+        "--at",
+        metavar="TIME",
+        help="resume what is due at this moment, ISO 8601 (default: the engine's clock);"
+        " for tests and catching up",
+    )
+    run_due.add_argument(
+        "--loop",
+        action="store_true",
+        help="keep going until SIGTERM or Ctrl-C; the round in progress finishes first",
+    )
+    run_due.add_argument(
+        "--interval",
+        default="30s",
+        metavar="DURATION",
+        help="with --loop, the longest wait between rounds: 30s, 5m, 1h (default: 30s);"
+        " a worker wakes sooner when a run falls due or, on PostgreSQL, is deferred",
+    )
 
-    history = sub.add_parser("history", help="list runs with their steps")
-    history.add_argument("--store", required=True, metavar="URL")
-    history.add_argument("--key", metavar="KEY")
-    history.add_argument("--status", metavar="STATUS")
-    history.add_argument("--rule", metavar="RULE")
-    history.add_argument("--limit", type=int, default=50)
-    history.add_argument("--json", action="store_true", help="print JSON for machines")
+    history = _add(
+        sub,
+        "history",
+        "list runs with their steps",
+        "List the runs in a store, newest first, with their steps: status, how long each\n"
+        "took, rendered parameters (secret-looking ones redacted), errors and warnings,\n"
+        "approvals, and why a run was cancelled or failed.",
+    )
+    history.add_argument(
+        "--store",
+        required=True,
+        metavar="URL",
+        help="the runs: sqlite:///path.db (an existing file) or postgresql://...",
+    )
+    history.add_argument("--key", metavar="KEY", help="only runs of this key (an invoice id)")
+    history.add_argument(
+        "--status",
+        choices=RUN_STATUSES,
+        metavar="STATUS",
+        help=f"only runs in this status: {', '.join(RUN_STATUSES)}",
+    )
+    history.add_argument("--rule", metavar="RULE", help="only runs of this rule")
+    history.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help=f"show at most N runs, 0 for all (default: 50); a cut list says how many match"
+        f" (counted up to {COUNT_LIMIT})",
+    )
+    history.add_argument("--json", action="store_true", help="print the runs as JSON")
     return parser
 
 
@@ -65,14 +197,21 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        handler = _COMMANDS[args.command]
-        return handler(args, out)
+        code = _COMMANDS[args.command](args, out)
+        out.flush()
+        return code
+    except BrokenPipeError:
+        _silence(out)
+        return BROKEN_PIPE
+    except KeyboardInterrupt:
+        print("dunning-rules: interrupted", file=sys.stderr)
+        return INTERRUPTED
     except RuleFileError as exc:
         print(exc, file=sys.stderr)
         count = len(exc.problems)
         print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
         return 1
-    except _UsageError as exc:
+    except UsageError as exc:
         print(f"dunning-rules: error: {exc}", file=sys.stderr)
         return 2
     except DunningRulesError as exc:
@@ -80,8 +219,16 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return 1
 
 
-class _UsageError(Exception):
-    pass
+def _silence(out: TextIO) -> None:
+    """Point the closed output at devnull, so that the flush at exit does not fail again
+    (the advice of Python's documentation on SIGPIPE)."""
+    try:
+        fileno = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file (a StringIO in tests): nothing will flush it at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
 
 
 def _engine(files: Sequence[str], **options: Any) -> Any:
@@ -107,32 +254,27 @@ def _read_event(path: str) -> Any:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except OSError as exc:
-        raise _UsageError(f"cannot read --event {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read --event {path}: {exc.strerror}") from None
     except ValueError as exc:
-        raise _UsageError(f"--event {path} is not JSON: {exc}") from None
+        raise UsageError(f"--event {path} is not JSON: {exc}") from None
 
 
-def _clock(at: str | None) -> Any:
+def _fixed_clock(at: str | None) -> Callable[[], _dt.datetime] | None:
     if at is None:
         return None
-    try:
-        moment = _dt.datetime.fromisoformat(at)
-    except ValueError:
-        raise _UsageError(f"--at {at!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    moment = parse_time(at, "--at")
     return lambda: moment
 
 
 def _simulate(args: argparse.Namespace, out: TextIO) -> int:
     event = _read_event(args.event)
-    engine = _engine(args.files, clock=_clock(args.at))
+    engine = _engine(args.files, clock=_fixed_clock(args.at))
     try:
         outcome = engine.simulate(event)
     except EventError as exc:
-        raise _UsageError(f"--event {args.event}: {exc}") from None
+        raise UsageError(f"--event {args.event}: {exc}") from None
     if args.json:
-        json.dump(_jsonable(outcome), out, indent=2, ensure_ascii=False)
+        json.dump(jsonable(outcome), out, indent=2, ensure_ascii=False)
         out.write("\n")
         return 0
     print(f"event {outcome.event_id} ({outcome.event_type})", file=out)
@@ -143,60 +285,10 @@ def _simulate(args: argparse.Namespace, out: TextIO) -> int:
         if run.next_at is not None:
             after += f" until {run.next_at.isoformat()}"
         print(f"\nrun {number}: rule {run.rule}  key {run.key}  -> {after}", file=out)
-        _table(run.steps, out)
+        step_table(run.steps, out)
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=out)
     return 0
-
-
-def _table(steps: Sequence[Any], out: TextIO) -> None:
-    rows = [("#", "step", "status", "params")]
-    for step in steps:
-        name = step.type + (f" ({step.id})" if step.id else "")
-        detail = _params_text(step.params)
-        if step.error:
-            detail = f"{detail}  error: {step.error}" if detail else f"error: {step.error}"
-        rows.append((str(step.index), name, step.status, detail))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(3)]
-        print("  " + "  ".join(cells) + "  " + row[3], file=out)
-
-
-def _params_text(params: Any, limit: int = 70) -> str:
-    if not params:
-        return ""
-    parts = []
-    for key, value in params.items():
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        text = " ".join(str(text).split())
-        if len(text) > limit:
-            text = text[: limit - 1] + "…"
-        parts.append(f"{key}={text}")
-    return "  ".join(parts)
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: "[redacted]" if any(w in k.lower() for w in _SECRET_WORDS) else _redact(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, (list, tuple)):
-        return [_redact(v) for v in value]
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, _dt.datetime):
-        return value.isoformat()
-    return value
 
 
 def _schema(args: argparse.Namespace, out: TextIO) -> int:
@@ -207,77 +299,12 @@ def _schema(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _seconds(text: str) -> float:
-    from .rules.model import parse_duration
-
-    try:
-        return parse_duration(text).total_seconds()
-    except ValueError as exc:
-        raise _UsageError(f"--interval: {exc}") from None
-
-
-def _run_due(args: argparse.Namespace, out: TextIO) -> int:
-    interval = _seconds(args.interval)
-    engine = _engine(args.files, store=args.store)
-    stop = threading.Event()
-    if args.loop:
-        # SIGTERM ends the loop between runs: a step in progress finishes and is saved first.
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while True:
-            outcomes = engine.run_due()
-            steps = sum(len(o.actions) for o in outcomes)
-            if outcomes or not args.loop:
-                print(f"resumed {len(outcomes)} runs, {steps} steps", file=out, flush=True)
-            if not args.loop or stop.wait(interval):
-                break
-    finally:
-        if args.loop:
-            signal.signal(signal.SIGTERM, previous)
-        engine.close()
-    return 0
-
-
-def _history(args: argparse.Namespace, out: TextIO) -> int:
-    from .store import open_store
-
-    store = open_store(args.store)
-    try:
-        runs = store.list_runs(key=args.key, status=args.status, rule=args.rule, limit=args.limit)
-    finally:
-        store.close()
-    if args.json:
-        data = [_redact(_jsonable(dataclasses.replace(r, event={}))) for r in runs]
-        json.dump(data, out, indent=2, ensure_ascii=False)
-        out.write("\n")
-        return 0
-    if not runs:
-        print("no runs", file=out)
-    for run in runs:
-        line = f"{run.id}  rule {run.rule}  key {run.key}  {run.status}"
-        if run.next_at is not None:
-            line += f" until {run.next_at.isoformat()}"
-        created = run.created_at.isoformat() if run.created_at else "?"
-        print(f"{line}  (event {run.event_id}, started {created})", file=out)
-        if run.reason:
-            print(f"  reason: {run.reason}", file=out)
-        if run.approval:
-            print(f"  approval: {json.dumps(_jsonable(run.approval))}", file=out)
-        steps = [
-            dataclasses.replace(s, params=_redact(dict(s.params)) if s.params else s.params)
-            for s in run.steps
-        ]
-        if steps:
-            _table(steps, out)
-    return 0
-
-
 _COMMANDS = {
     "validate": _validate,
     "simulate": _simulate,
     "schema": _schema,
-    "run-due": _run_due,
-    "history": _history,
+    "run-due": run_due_command,
+    "history": history_command,
 }
 
 

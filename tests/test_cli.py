@@ -1,4 +1,5 @@
-"""The ``dunning-rules`` command: validate, simulate and schema, with click's exit codes."""
+"""The ``dunning-rules`` command: validate, simulate, schema and --help, with click's exit
+codes; a closed output pipe ends quietly."""
 
 from __future__ import annotations
 
@@ -284,3 +285,103 @@ def test_python_m_dunning_rules_schema():
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert json.loads(done.stdout) == json.loads(SCHEMA.read_text(encoding="utf-8"))
+
+
+# --- bounds, help, closed pipes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        ("99999-01-01", "--at '99999-01-01' is not an ISO 8601 time"),
+        (
+            "9000-01-01",
+            "--at '9000-01-01' is out of bounds: give a time from the year 2000 up to 9000",
+        ),
+        ("1970-01-01T00:00Z", "--at '1970-01-01T00:00Z' is out of bounds"),
+    ],
+    ids=["five-digit-year", "year-9000", "year-1970"],
+)
+def test_simulate_a_time_out_of_bounds_exits_2(capsys, at, message):
+    """An --at outside the years 2000 to 9000 is bad usage (exit 2), naming the option."""
+    event = str(EVENTS / "invoice.payment_failed.json")
+    assert run("simulate", EXAMPLE, "--event", event, "--at", at) == (2, "")
+    assert capsys.readouterr().err.startswith(f"dunning-rules: error: {message}")
+
+
+def test_simulate_at_the_last_year_allowed_plans_a_wait():
+    """An --at late in 8999 still plans a 3-day wait past the year's end without overflow."""
+    event = str(EVENTS / "invoice.payment_failed.json")
+    code, out = run("simulate", EXAMPLE, "--event", event, "--at", "8999-12-31T12:00Z")
+    assert code == 0
+    assert "-> waiting until 9000-01-03T12:00:00+00:00" in out
+
+
+def subcommands():
+    from dunning_rules.cli import _parser
+
+    parser = _parser()
+    (choices,) = [a.choices for a in parser._actions if a.choices and a.dest == "command"]
+    return parser, choices
+
+
+SUBCOMMANDS = ["validate", "simulate", "schema", "run-due", "history"]
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS, ids=SUBCOMMANDS)
+def test_every_option_of_a_subcommand_is_described(name):
+    """Each subcommand has a description, an epilog with an example of itself, and a help
+    text for every argument and option."""
+    _, choices = subcommands()
+    sub = choices[name]
+    assert sub.description
+    assert f"example:\n  dunning-rules {name}" in sub.epilog
+    undescribed = [a.dest for a in sub._actions if not a.help]
+    assert undescribed == []
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS, ids=SUBCOMMANDS)
+def test_help_of_a_subcommand_prints_its_options_and_exits_0(name, capsys):
+    """`dunning-rules NAME --help` exits 0 and shows each option with its text."""
+    _, choices = subcommands()
+    code, _ = run(name, "--help")
+    assert code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for action in choices[name]._actions:
+        assert " ".join(action.help.split()) in text
+        for option in action.option_strings:
+            assert option in text
+
+
+class ClosedPipe(io.StringIO):
+    """An output whose reader went away: every write fails as a closed pipe does."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_output_exits_141_quietly(capsys):
+    """When the output pipe closes, main returns 141 (128 + SIGPIPE, as git) and prints
+    nothing on stderr."""
+    event = str(EVENTS / "invoice.payment_failed.json")
+    code = main(["simulate", EXAMPLE, "--event", event, "--json"], out=ClosedPipe())
+    assert code == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_python_m_with_a_pipe_closed_early_prints_no_traceback():
+    """`python -m dunning_rules simulate ... --json | head -c 10`, its reader gone before it
+    writes: exit 141 and nothing on stderr (no BrokenPipeError traceback)."""
+    event = str(EVENTS / "invoice.payment_failed.json")
+    with subprocess.Popen(
+        [sys.executable, "-m", "dunning_rules", "simulate", EXAMPLE, "--event", event, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.close()  # closed before the command has imported, so before it writes
+        err = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    assert (code, err) == (141, b"")
