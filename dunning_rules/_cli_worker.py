@@ -234,7 +234,7 @@ def run_due_command(args: argparse.Namespace, out: TextIO) -> int:
                     flush=True,
                 )
             while True:
-                outcomes = engine.run_due(now=moment)
+                outcomes = engine.run_due(now=moment, stop=lambda: stopper.requested)
                 rounds = _Tally()
                 rounds.add(outcomes)
                 total.add(outcomes)

@@ -335,8 +335,12 @@ class Engine:
         advanced = self._advance(run, rule, scope, now)
         return _outcome(run, [advanced.run], advanced.actions, scope.warnings + advanced.warnings)
 
-    def run_due(self, now: _dt.datetime | None = None) -> list[Outcome]:
-        """Resume every run whose wait is over at ``now``; go on until nothing is due.
+    def run_due(
+        self, now: _dt.datetime | None = None, *, stop: Callable[[], bool] | None = None
+    ) -> list[Outcome]:
+        """Resume every run whose wait is over at ``now``; go on until nothing is due, or until
+        ``stop()`` is true (asked before each run: a worker stopping on SIGTERM finishes the
+        run it holds and claims no other).
 
         Runs are claimed one at a time, each under a lease of its own that is counted from the
         claim (not from this call) and renewed while a step runs. A run that cannot go on fails
@@ -346,7 +350,7 @@ class Engine:
         seen: dict[str, int] = {}
         with clock_scope(self._clock):
             moment = now or self._clock()
-            while True:
+            while stop is None or not stop():
                 clock_now = self._clock()
                 claimed = self._store.claim_due(
                     moment,

@@ -361,8 +361,8 @@ class Executor:
             output=output,
             error=error,
             attempts=attempts,
-            started_at=started_at or now,
-            finished_at=finished_at or started_at or now,
+            started_at=started_at or self._clock(),
+            finished_at=finished_at or started_at or self._clock(),
             warnings=warnings,
         )
         run = result.run

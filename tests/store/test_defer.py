@@ -87,3 +87,20 @@ def test_wait_for_work_stops_at_the_next_due_run(backend, failed_event):
     began = time.monotonic()
     engine.wait_for_work(20)
     assert time.monotonic() - began < 5
+
+
+def test_run_due_stops_between_runs_when_asked(failed_event):
+    """run_due(stop=...) asks before each run: once stop() is true it claims no other run, and
+    the runs it left are there for the next call."""
+    clock = FixedClock()
+    engine = dr.Engine(
+        dr.load_rules(FIRST_STEP_NOW), adapters={"email": RecordingAdapter()}, clock=clock
+    )
+    for number in range(5):
+        event = copy.deepcopy(failed_event)
+        event["id"], event["data"]["object"]["id"] = f"evt_{number}", f"in_{number}"
+        engine.handle(event, defer=True)
+    done: list[object] = []
+    first = engine.run_due(stop=lambda: len(done) >= 2 or bool(done.append(1)))
+    assert len(first) == 2
+    assert len(engine.run_due()) == 3
