@@ -1,0 +1,1 @@
+"""A minimal Django project around the ``dunning_hooks`` app."""

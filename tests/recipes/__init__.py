@@ -1,0 +1,1 @@
+"""The framework recipes in examples/, each driven by its framework's own test client."""
