@@ -152,7 +152,12 @@ def worker(args: argparse.Namespace) -> None:
 def spawn(role: str, args: argparse.Namespace, seed: int) -> subprocess.Popen[str]:
     command = [sys.executable, str(HERE), "--role", role, "--store", args.store]
     command += ["--out", str(args.out), "--runs", str(args.runs), "--seed", str(seed)]
-    command += ["--lease-seconds", str(args.lease_seconds), "--step-seconds", str(args.step_seconds)]
+    command += [
+        "--lease-seconds",
+        str(args.lease_seconds),
+        "--step-seconds",
+        str(args.step_seconds),
+    ]
     return subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
 
 
@@ -252,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.workers} workers x {args.runs} runs on {args.store.split(':')[0]}")
     for name in ("steps_sent", "cancelled", "after_cancel", "twice", "lost", "seconds"):
         print(f"  {name:<13} {result[name]}")
-    print(f"  window        {result['window']['steps']} steps, longest {result['window']['longest_ms']} ms")
+    window = result["window"]
+    print(f"  window        {window['steps']} steps, longest {window['longest_ms']} ms")
     print(f"  statuses      {result['statuses']}")
 
 

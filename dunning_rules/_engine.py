@@ -17,12 +17,13 @@ from ._redact import collect_secrets, redact
 from .actions.base import LookupContext
 from .errors import ApprovalNotPendingError, RunNotFoundError, StoreError
 from .outcome import ActionRecord, Outcome, Run, new_outcome, new_run
-from .rules.engine import RunPlan, Scope, check_event, is_static, plan_event, plan_steps
 from .rules.executor import Advance, Executor
 from .rules.functions import clock_scope
 from .rules.loader import compile_stored_rule
 from .rules.model import LookupSpec, Rule, RuleSet
-from .store.base import Ingest, LeaseLostError, RunStore, int64, open_store
+from .rules.planner import RunPlan, Scope, check_event, is_static, plan_event, plan_steps
+from .store import open_store
+from .store.base import Ingest, LeaseLostError, RunStore, int64
 
 __all__ = ["Engine"]
 

@@ -71,7 +71,7 @@ def wire_event(event: Any) -> dict[str, Any]:
     """``event`` as the plain JSON object Stripe sent; :class:`EventError` when it cannot be one.
 
     The caller's object is never changed. Only the shape every Stripe event has is checked
-    here (a mapping); :func:`~dunning_rules.rules.engine.check_event` checks its fields.
+    here (a mapping); :func:`~dunning_rules.rules.planner.check_event` checks its fields.
     """
     if not isinstance(event, Mapping):
         to_dict = getattr(event, "to_dict", None)

@@ -19,7 +19,7 @@ from typing import Any
 from ._event import THIN_EVENT
 from ._signed import BOM, body_bytes, body_text, strict_json
 from .errors import EventError, SignatureError
-from .rules.engine import check_event
+from .rules.planner import check_event
 
 __all__ = ["verify_stripe_event"]
 
@@ -82,7 +82,7 @@ def _is_thin_event(event: dict[str, Any]) -> bool:
 
 
 def verify_stripe_event(
-    payload: bytes | str, sig_header: str, secret: str, tolerance: int | None = 300
+    payload: bytes | str, sig_header: str | None, secret: str, tolerance: int | None = 300
 ) -> dict[str, Any]:
     """Check the ``Stripe-Signature`` header on the raw body and return the parsed event.
 

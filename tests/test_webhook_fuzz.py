@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import dunning_rules as dr
 from dunning_rules._slack import Answer, approval_value, parse_approval_value, parse_interaction
-from dunning_rules.rules.engine import check_event
+from dunning_rules.rules.planner import check_event
 
 SETTINGS = settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 

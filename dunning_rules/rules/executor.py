@@ -27,8 +27,8 @@ from ..actions.base import ActionContext, approval_nonce
 from ..errors import AdapterError
 from ..outcome import ActionRecord, Run, evolve
 from ..store.base import LeaseLostError
-from .engine import Scope
 from .model import ActionSpec, Rule, parse_duration
+from .planner import Scope
 
 __all__ = ["Advance", "Executor", "Lease", "idempotency_key"]
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Ingest, IngestResult, LeaseLostError, RunStore, open_store
+from ._factory import open_store
+from .base import Ingest, IngestResult, LeaseLostError, RunStore
 from .memory import MemoryStore
 from .postgres import PostgresStore
 from .sqlite import SQLiteStore

@@ -1,4 +1,4 @@
-"""The run store contract, and how a store URL picks an implementation.
+"""The run store contract.
 
 A store keeps handled event ids, runs (each a :class:`~dunning_rules.outcome.Run`), the
 definitions of the rule versions runs follow, and the markers of cancelling events. Every
@@ -31,7 +31,6 @@ __all__ = [
     "RunStore",
     "int64",
     "merge_cancelled",
-    "open_store",
 ]
 
 
@@ -208,29 +207,3 @@ class RunStore(Protocol):
 
     def close(self) -> None:
         """Release connections."""
-
-
-def open_store(url: str | RunStore | None) -> RunStore:
-    """``None`` or ``'memory:'``: in memory; ``sqlite:///path``; ``postgresql://...``."""
-    if url is None or url in ("memory:", "memory://"):
-        from .memory import MemoryStore
-
-        return MemoryStore()
-    if not isinstance(url, str):
-        return url
-    if url.startswith("sqlite:"):
-        from .sqlite import SQLiteStore
-
-        sqlite_store: RunStore = SQLiteStore(url)
-        return sqlite_store
-    if url.startswith(("postgresql:", "postgres:")):
-        from .postgres import PostgresStore
-
-        postgres_store: RunStore = PostgresStore(url)
-        return postgres_store
-    from .._redact import redact_url
-
-    raise StoreError(
-        f"unknown store URL {redact_url(url)!r}: "
-        "use 'sqlite:///path.db', 'postgresql://...' or 'memory:'"
-    )

@@ -7,8 +7,8 @@ import pytest
 
 from dunning_rules._slack import approval_value
 from dunning_rules.actions import slack as slack_module
-from dunning_rules.actions.base import approval_nonce
 from dunning_rules.actions.approval import SlackApproval
+from dunning_rules.actions.base import approval_nonce
 from dunning_rules.errors import AdapterError
 from tests.actions.fakes_messaging import (
     FakeSlack,
@@ -116,7 +116,9 @@ def test_labels_can_be_changed(slack):
 
 def test_timeout_and_on_timeout_are_left_to_the_engine(slack):
     """timeout and on_timeout are accepted and not sent to Slack."""
-    approval(slack)({**STEP, "timeout": "48h", "on_timeout": "continue"}, action_context(run_id=RUN_ID))
+    approval(slack)(
+        {**STEP, "timeout": "48h", "on_timeout": "continue"}, action_context(run_id=RUN_ID)
+    )
 
     assert set(slack.requests[0].json()) == {"channel", "text", "blocks"}
 
@@ -175,7 +177,9 @@ def test_a_wrong_token_is_final_and_stays_out_of_the_error(slack):
     token = "xoxb-5555555555-notTheBotToken"
 
     with pytest.raises(AdapterError, match="invalid_auth") as caught:
-        SlackApproval(token=token, api_base=slack.api_base)(dict(STEP), action_context(run_id=RUN_ID))
+        SlackApproval(token=token, api_base=slack.api_base)(
+            dict(STEP), action_context(run_id=RUN_ID)
+        )
 
     assert caught.value.retryable is False
     assert token not in str(caught.value)

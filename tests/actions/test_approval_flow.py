@@ -23,7 +23,9 @@ rules:
   - name: ask
     on: invoice.payment_failed
     actions:
-      - {type: approval, channel: "#billing", text: "Send *{{ data.object.customer_name }}* the reminder?"}
+      - type: approval
+        channel: "#billing"
+        text: "Send *{{ data.object.customer_name }}* the reminder?"
       - {type: email, to: x@example.com, subject: s, text: t}
 """
 

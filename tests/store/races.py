@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from dunning_rules.outcome import Run
-from dunning_rules.store.base import RunStore, open_store
+from dunning_rules.store import open_store
+from dunning_rules.store.base import RunStore
 from dunning_rules.store.memory import MemoryStore
 
 RULES = """

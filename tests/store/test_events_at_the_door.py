@@ -23,7 +23,8 @@ rules:
     actions:
       - {type: note, text: "{{ data.object.customer_name }} {{ data.object.amount_due }}"}
       - {type: wait, duration: 1d}
-      - {type: note, text: "{{ keys(data.object.metadata) }} {{ data.object.lines.data[0].quantity_decimal }}"}
+      - type: note
+        text: "{{ keys(data.object.metadata) }} {{ data.object.lines.data[0].quantity_decimal }}"
 """
 
 
