@@ -56,11 +56,13 @@ from jmespath.functions import Functions
 
 from . import _compiler_runtime as _runtime
 from ._compiler_codegen import (
+    MAX_HOISTED,
     CodeGen,
     Namespace,
     Node,
     UnsupportedError,
     flatten_chain,
+    flatten_same,
     leading_fields,
 )
 from ._compiler_runtime import SliceStepError
@@ -113,29 +115,34 @@ _SAME_VALUE = (
 _CHAINS = ("subexpression", "index_expression")
 
 
-def _root_paths(node: Node) -> Iterator[tuple[str, ...]]:
-    """Field paths that ``node`` reads from the value it is applied to."""
-    kind = node["type"]
-    if kind == "field":
-        yield (node["value"],)
-    elif kind in _CHAINS:
-        steps = flatten_chain(node)
-        names = leading_fields(steps)
-        if names:
-            yield names
-        else:
-            yield from _root_paths(steps[0])
-    elif kind in _SAME_VALUE:
-        for child in node["children"]:
-            yield from _root_paths(child)
-    elif kind == "key_val_pair" or kind in (
-        "pipe",
-        "projection",
-        "value_projection",
-        "filter_projection",
-        "flatten",
-    ):
-        yield from _root_paths(node["children"][0])
+def _root_paths(tree: Node) -> Iterator[tuple[str, ...]]:
+    """Field paths (at most MAX_HOISTED long) that ``tree`` reads from the value it is applied
+    to; without recursion, as chains and ``||`` lists can be thousands of nodes deep."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        kind = node["type"]
+        if kind == "field":
+            yield (node["value"],)
+        elif kind in _CHAINS:
+            steps = flatten_chain(node)
+            names = leading_fields(steps, MAX_HOISTED)
+            if names:
+                yield names
+            else:
+                stack.append(steps[0])
+        elif kind in ("or_expression", "and_expression"):
+            stack.extend(reversed(flatten_same(node)))
+        elif kind in _SAME_VALUE:
+            stack.extend(reversed(node["children"]))
+        elif kind == "key_val_pair" or kind in (
+            "pipe",
+            "projection",
+            "value_projection",
+            "filter_projection",
+            "flatten",
+        ):
+            stack.append(flatten_same(node)[0] if kind == "pipe" else node["children"][0])
 
 
 def _count_root_paths(nodes: list[Node]) -> Counter[tuple[str, ...]]:
@@ -248,7 +255,11 @@ def _generated_source(expression: str, functions: Functions = FUNCTIONS) -> str:
 
 
 def compile_batch(
-    expressions: Sequence[str], functions: Functions = FUNCTIONS, *, select: bool = False
+    expressions: Sequence[str],
+    functions: Functions = FUNCTIONS,
+    *,
+    select: bool = False,
+    compiled: Sequence[Search | None] | None = None,
 ) -> Callable[[Any], list[Any]]:
     """Compile expressions to evaluate together: ``batch(root)[i]`` is expression i's value.
 
@@ -258,26 +269,40 @@ def compile_batch(
     With ``select``, the batch returns only ``(i, value)`` pairs for the expressions whose
     value is true by JMESPath's rules (``0`` included) or that raised, in order: what rule
     matching needs, without a Python loop over every false condition.
+
+    ``compiled[i]``, where given, is expression i already compiled (by
+    :func:`compile_expression`): the batch calls it instead of compiling the expression again
+    (a condition that joins 10,000 conditions is compiled once, not twice).
     """
     expressions = list(expressions)
+    given: list[Search | None] = (
+        list(compiled) if compiled is not None else [None] * len(expressions)
+    )
     trees = [jmespath.compile(expression).parsed for expression in expressions]
-    exact = _one_by_one(expressions, functions, select)
+    exact = _one_by_one(expressions, functions, select, given)
     try:
-        return _batch_source(expressions, trees, functions, exact, select)
+        return _batch_source(expressions, trees, functions, exact, select, given)
     except (RecursionError, SyntaxError, MemoryError) as exc:
         logger.debug("JMESPath batch is evaluated one by one: %s", exc)
         return exact
 
 
 def _one_by_one(
-    expressions: list[str], functions: Any, select: bool = False
+    expressions: list[str],
+    functions: Any,
+    select: bool = False,
+    given: list[Search | None] | None = None,
 ) -> Callable[[Any], list[Any]]:
     """The batch as a loop over compile_expression(), compiled when first needed."""
     searches: list[Search] = []
+    known = given or [None] * len(expressions)
 
     def batch(root: Any) -> list[Any]:
         if len(searches) < len(expressions):
-            searches[:] = [compile_expression(e, functions) for e in expressions]
+            searches[:] = [
+                search or compile_expression(e, functions)
+                for e, search in zip(expressions, known, strict=True)
+            ]
         results: list[Any] = []
         for position, search in enumerate(searches):
             try:
@@ -300,21 +325,27 @@ def _batch_source(
     functions: Any,
     exact: Callable[[Any], list[Any]],
     select: bool = False,
+    given: list[Search | None] | None = None,
 ) -> Callable[[Any], list[Any]]:
     """One module: ``_main`` loads the shared paths, then calls one function per chunk."""
     options = jmespath.Options(custom_functions=functions)
     space = _namespace(functions)
     space.values["_exact"] = exact
     space.values["_NUMBERS"] = _NUMBERS
+    known = given or [None] * len(trees)
     prelude: list[str] = []
-    hoisted = _hoisting(space, trees, prelude)
+    generated = [tree for tree, search in zip(trees, known, strict=True) if search is None]
+    hoisted = _hoisting(space, generated, prelude)
     shared = ", ".join(["root", "add", *hoisted.values()])
     calls = []
     for start in range(0, len(trees), _CHUNK):
         name = f"_chunk{start}"
         body = [f"def {name}({shared}):"]
         for position in range(start, min(start + _CHUNK, len(trees))):
-            item = _batch_item(space, hoisted, expressions, trees, position, select)
+            search = known[position]
+            if search is not None:
+                space.values[f"_given{position}"] = search
+            item = _batch_item(space, hoisted, expressions, trees, position, select, search)
             failed = f"({position}, exc)" if select else "exc"
             body += ["    try:", *item, "    except Exception as exc:", f"        add({failed})"]
         space.defs.append("\n".join(body) + "\n")
@@ -334,17 +365,22 @@ def _batch_item(
     trees: list[Any],
     position: int,
     select: bool = False,
+    search: Search | None = None,
 ) -> list[str]:
     """The statements that append expression ``position``'s value to the batch's list."""
     gen = CodeGen(space, indent=2, hoisted=hoisted)
-    try:
-        result = gen.gen(trees[position], "root", root=True)
-        lines = gen.lines
-    except (UnsupportedError, RecursionError) as exc:
-        logger.debug("JMESPath expression %r is interpreted: %s", expressions[position], exc)
-        name = f"_interpreted{position}"
-        space.values[name] = _build(expressions[position], space.functions).search
-        lines, result = [], f"{name}(root)"
+    lines: list[str] = []
+    if search is not None:
+        result = f"_given{position}(root)"
+    else:
+        try:
+            result = gen.gen(trees[position], "root", root=True)
+            lines = gen.lines
+        except (UnsupportedError, RecursionError) as exc:
+            logger.debug("JMESPath expression %r is interpreted: %s", expressions[position], exc)
+            name = f"_interpreted{position}"
+            space.values[name] = _build(expressions[position], space.functions).search
+            lines, result = [], f"{name}(root)"
     if not select:
         return [*lines, f"        add({result})"]
     return [

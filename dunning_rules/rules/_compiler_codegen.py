@@ -19,23 +19,32 @@ from typing import Any
 
 from jmespath import functions as _jp_functions
 
+from ._compiler_trees import (
+    MAX_HOISTED,
+    Node,
+    flatten_chain,
+    flatten_same,
+    leading_fields,
+    nesting,
+)
+
 __all__ = [
+    "MAX_HOISTED",
     "CodeGen",
     "Namespace",
     "Node",
     "UnsupportedError",
     "flatten_chain",
+    "flatten_same",
     "leading_fields",
+    "nesting",
 ]
-
-Node = Mapping[str, Any]
 
 # Deeper than this, a node moves into a function of its own, so the generated code stays far
 # from CPython's limits (20 nested blocks, 100 indentation levels).
 _MAX_LOOPS = 8
 _MAX_INDENT = 40
 
-_CHAINS = ("subexpression", "index_expression")
 _ORDERING = {
     "lt": ("<", "cmp_lt"),
     "gt": (">", "cmp_gt"),
@@ -86,27 +95,6 @@ _INLINE = {
 
 class UnsupportedError(Exception):
     """The AST holds something the code generator does not know; use the interpreter."""
-
-
-def flatten_chain(node: Node) -> list[Node]:
-    """The steps of a subexpression/index expression: each applies to the previous result."""
-    steps: list[Node] = []
-    for child in node["children"]:
-        if child["type"] in _CHAINS:
-            steps.extend(flatten_chain(child))
-        else:
-            steps.append(child)
-    return steps
-
-
-def leading_fields(steps: list[Node]) -> tuple[str, ...]:
-    """The field names a chain starts with: ``data, object`` of ``data.object.x[0]``."""
-    names: list[str] = []
-    for step in steps:
-        if step["type"] != "field":
-            break
-        names.append(step["value"])
-    return tuple(names)
 
 
 class Namespace:
@@ -248,7 +236,7 @@ class CodeGen:
         steps = flatten_chain(node)
         start = 0
         if root:
-            names = leading_fields(steps)
+            names = leading_fields(steps, MAX_HOISTED)
             for length in range(len(names), 0, -1):
                 if names[:length] in self.hoisted:
                     cur, start = self.hoisted[names[:length]], length
@@ -360,8 +348,9 @@ class CodeGen:
     # -- multi-select, pipes, functions -----------------------------------------------------------
 
     def _gen_pipe(self, node: Node, cur: str, root: bool) -> str:
-        left = self.gen(node["children"][0], cur, root)
-        return self.gen(node["children"][1], left)
+        for position, stage in enumerate(flatten_same(node)):
+            cur = self.gen(stage, cur, root and position == 0)
+        return cur
 
     def _gen_multi_select_list(self, node: Node, cur: str, root: bool) -> str:
         out = self.temp()
@@ -454,15 +443,21 @@ class CodeGen:
         return self._short_circuit(node, cur, root, self.truthy)
 
     def _short_circuit(self, node: Node, cur: str, root: bool, go_on: Any) -> str:
-        left = self.gen(node["children"][0], cur, root)
+        """``a || b || c`` (or ``&&``): each operand runs while the value so far says go on.
+
+        One ``if`` after another, not one inside another: a condition that joins 10,000
+        conditions is 10,000 statements at one level.
+        """
+        operands = flatten_same(node)
         out = self.temp()
-        self.emit(f"if {go_on(left)}:")
-        self.indent += 1
-        right = self.gen(node["children"][1], cur, root)
-        self.emit(f"{out} = {right}")
-        self.indent -= 1
-        self.emit("else:")
-        self.emit(f"    {out} = {left}")
+        first = self.gen(operands[0], cur, root)
+        self.emit(f"{out} = {first}")
+        for operand in operands[1:]:
+            self.emit(f"if {go_on(out)}:")
+            self.indent += 1
+            value = self.gen(operand, cur, root)
+            self.emit(f"{out} = {value}")
+            self.indent -= 1
         return out
 
     def _gen_not_expression(self, node: Node, cur: str, root: bool) -> str:

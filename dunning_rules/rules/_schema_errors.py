@@ -89,6 +89,10 @@ def explain(error: Any) -> list[tuple[JsonPath, str, bool]]:
                 )
             ]
         return [(path, f"{instance!r} does not match {error.validator_value!r}", False)]
+    if validator == "maximum":
+        return [(path, f"must be at most {error.validator_value}, not {instance!r}", False)]
+    if validator == "minimum":
+        return [(path, f"must be at least {error.validator_value}, not {instance!r}", False)]
     if validator == "minItems":
         return [(path, "must not be empty", False)]
     if validator == "minLength":

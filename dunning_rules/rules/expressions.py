@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jmespath
 from jmespath import exceptions as jp_errors
+from jmespath.lexer import Lexer
 
 from ..errors import ExpressionError
 from . import _compiler
+from ._compiler_trees import nesting
 from .functions import FUNCTIONS
+from .limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, format_count
 
 __all__ = [
+    "Analysis",
     "Condition",
     "Expression",
     "ExpressionSyntaxError",
@@ -40,6 +44,9 @@ __all__ = [
 ]
 
 Escape = Callable[[str], str]
+
+Analysis = tuple["frozenset[str] | None", bool]
+"""What :func:`check_expression` finds: the lookups read (None: any) and whether steps are."""
 
 
 class ExpressionSyntaxError(Exception):
@@ -108,12 +115,16 @@ def _function_problem(node: Mapping[str, Any]) -> str | None:
 
 
 def _analyse(parsed: Mapping[str, Any], expression: str) -> tuple[frozenset[str] | None, bool]:
-    """Check function names and arities; find which lookups and whether steps are read."""
+    """Check function names and arities; find which lookups and whether steps are read.
+
+    The tree is walked without recursion: a long chain (``a.b.c...``, ``x || y || ...``) is as
+    deep as it is long.
+    """
     lookups: set[str] | None = set()
     reads_steps = False
-
-    def walk(node: Mapping[str, Any], parent: Mapping[str, Any] | None) -> None:
-        nonlocal lookups, reads_steps
+    stack: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = [(parsed, None)]
+    while stack:
+        node, parent = stack.pop()
         kind = node.get("type")
         if kind == "function_expression":
             problem = _function_problem(node)
@@ -133,11 +144,10 @@ def _analyse(parsed: Mapping[str, Any], expression: str) -> tuple[frozenset[str]
                     lookups.add(sibling["value"])
             else:
                 lookups = None
-        for child in node.get("children", ()):
+        # Children in reverse, so the first unknown function in the text is the one reported.
+        for child in reversed(node.get("children", ())):
             if isinstance(child, Mapping):
-                walk(child, node)
-
-    walk(parsed, None)
+                stack.append((child, node))
     return (frozenset(lookups) if lookups is not None else None), reads_steps
 
 
@@ -148,11 +158,55 @@ def compile_expression(expression: str) -> Expression:
     return Expression(source=expression, search=search, lookups=lookups, reads_steps=reads_steps)
 
 
-def check_expression(expression: str) -> tuple[frozenset[str] | None, bool]:
+def _too_deep(expression: str, offset: int) -> ExpressionSyntaxError:
+    return ExpressionSyntaxError(
+        f"the expression nests more than {MAX_EXPRESSION_DEPTH} levels deep",
+        expression=expression,
+        offset=offset,
+    )
+
+
+def _check_brackets(expression: str) -> None:
+    """Refuse brackets, parentheses and braces nested past MAX_EXPRESSION_DEPTH, at the first
+    one too deep (before the parser, which recurses once per level)."""
+    if sum(expression.count(c) for c in "[({") <= MAX_EXPRESSION_DEPTH:
+        return  # too few to nest that deep (the usual case: no second lexing)
+    depth = 0
+    try:
+        for token in Lexer().tokenize(expression):
+            kind = token["type"]
+            if kind in ("lbracket", "filter", "lparen", "lbrace"):
+                depth += 1
+                if depth > MAX_EXPRESSION_DEPTH:
+                    raise _too_deep(expression, token["start"])
+            elif kind in ("rbracket", "rparen", "rbrace"):
+                depth -= 1
+    except jp_errors.LexerError:
+        return  # the parser reports it, with its own message
+    except RecursionError:  # a JSON literal nested thousands of levels deep
+        raise _too_deep(expression, 0) from None
+
+
+def check_expression(
+    expression: str, *, bounded: bool = True
+) -> tuple[frozenset[str] | None, bool]:
     """Parse and check one expression without compiling it; return which lookups it reads
-    (None: any) and whether it reads ``steps``. Raises :class:`ExpressionSyntaxError`."""
+    (None: any) and whether it reads ``steps``. Raises :class:`ExpressionSyntaxError`.
+
+    ``bounded``: refuse an expression longer than MAX_EXPRESSION_LENGTH or nested deeper than
+    MAX_EXPRESSION_DEPTH. A condition joined from checked leaves is not held to them.
+    """
     if not expression.strip():
         raise ExpressionSyntaxError("empty expression", expression=expression, offset=0)
+    if bounded and len(expression) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionSyntaxError(
+            f"the expression is {format_count(len(expression))} characters long; "
+            f"at most {format_count(MAX_EXPRESSION_LENGTH)}",
+            expression=expression,
+            offset=0,
+        )
+    if bounded:
+        _check_brackets(expression)
     try:
         parsed = jmespath.compile(expression).parsed
     except jp_errors.ParseError as exc:
@@ -166,6 +220,10 @@ def check_expression(expression: str) -> tuple[frozenset[str] | None, bool]:
         raise ExpressionSyntaxError(detail, expression=expression, offset=offset) from None
     except (jp_errors.JMESPathError, ValueError) as exc:
         raise ExpressionSyntaxError(str(exc), expression=expression, offset=0) from None
+    except RecursionError:  # thousands of `!` or projections: the parser recurses per level
+        raise _too_deep(expression, 0) from None
+    if bounded and nesting(parsed) > MAX_EXPRESSION_DEPTH:
+        raise _too_deep(expression, 0)
     return _analyse(parsed, expression)
 
 
@@ -199,9 +257,29 @@ def condition_source(raw: RawCondition) -> str:
     return f"!({condition_source(raw['not'])})"
 
 
-def compile_condition(raw: RawCondition) -> Condition:
-    """Compile a condition whose leaves have already been checked one by one."""
-    return Condition(compile_expression(condition_source(raw)))
+def compile_condition(raw: RawCondition, leaves: Sequence[Analysis] | None = None) -> Condition:
+    """Compile a condition whose leaves have already been checked one by one.
+
+    ``leaves``: what checking them found, which the joined expression reads too (else it is
+    checked again). The joined expression is as long as its leaves together and not held to
+    their bounds; a long ``any`` list is one flat ``||``, which compiles without recursion.
+    """
+    source = condition_source(raw)
+    if leaves is None:
+        lookups, reads_steps = check_expression(source, bounded=False)
+    else:
+        lookups, reads_steps = _join(leaves)
+    search = _compiler.compile_expression(source, FUNCTIONS)
+    return Condition(
+        Expression(source=source, search=search, lookups=lookups, reads_steps=reads_steps)
+    )
+
+
+def _join(leaves: Sequence[Analysis]) -> Analysis:
+    reads_steps = any(reads for _, reads in leaves)
+    if any(found is None for found, _ in leaves):
+        return None, reads_steps
+    return frozenset().union(*(found for found, _ in leaves if found is not None)), reads_steps
 
 
 # --- templates -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ more than one file only with the same definition.
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import hashlib
 import json
@@ -23,13 +24,21 @@ from typing import Any
 from ..errors import DunningRulesError, Location, Problem, RuleFileError
 from ._schema_errors import explain
 from .expressions import (
+    Analysis,
     ExpressionSyntaxError,
     check_expression,
     compile_condition,
     compile_expression,
     compile_params,
 )
-from .locations import JsonPath, SourceMap, format_path, parse_yaml
+from .limits import (
+    MAX_CONDITION_DEPTH,
+    MAX_FILE_BYTES,
+    condition_too_deep,
+    excerpt,
+    retry_problem,
+)
+from .locations import JsonPath, SourceMap, format_path, parse_yaml, size_problem
 from .model import (
     COMMON_KEYS,
     ActionSpec,
@@ -37,12 +46,17 @@ from .model import (
     RetryPolicy,
     Rule,
     RuleSet,
+    is_duration,
     parse_duration,
 )
 
 __all__ = ["compile_stored_rule", "load_rules", "rules_schema"]
 
 SUPPORTED_VERSIONS = (1,)
+
+# The parameters of built-in step types that are durations, each at most MAX_DURATION.
+_DURATION_PARAMS = {"wait": ("duration",), "approval": ("timeout",)}
+_DEFAULT_BACKOFF = _dt.timedelta(minutes=1)
 
 
 @functools.cache
@@ -75,23 +89,47 @@ def load_rules(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
             continue
         path = os.fspath(item)
         try:
-            with open(path, encoding="utf-8") as handle:
-                documents.append((path, handle.read()))
+            text, size = _read(path)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             problems.append(_problem(path, 1, 1, "$", f"cannot read the file: {reason}"))
+            continue
+        if text is None:
+            problems.append(size_problem(path, size, exact=size > 0))
+        else:
+            documents.append((path, text))
     builder = _Builder()
     for path, text in documents:
         try:
             builder.add_file(path, text)
-        except RecursionError:
-            builder.problems.append(_problem(path, 1, 1, "$", "the document is nested too deeply"))
+        except RecursionError:  # only from a caller already near the recursion limit
+            builder.problems.append(
+                _problem(path, 1, 1, "$", "the document is nested too deeply to load here")
+            )
     problems.extend(builder.problems)
     if problems:
         raise RuleFileError(problems)
     if not documents:
         raise RuleFileError([_problem("<none>", 1, 1, "$", "no rule files given")])
     return builder.result()
+
+
+def _read(path: str) -> tuple[str | None, int]:
+    """A file's text; or None and its size in bytes (0: unknown, a device or a pipe) when it is
+    longer than MAX_FILE_BYTES.
+
+    At most one character more than the bound is read, whatever the file; :func:`parse_yaml`
+    then counts the bytes of what was read.
+    """
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read(MAX_FILE_BYTES + 1)
+        if len(text) <= MAX_FILE_BYTES:
+            return text, len(text)
+        try:
+            size = os.fstat(handle.fileno()).st_size
+        except OSError:  # pragma: no cover - fstat of an open file does not fail
+            size = 0
+    return None, size if size > MAX_FILE_BYTES else 0
 
 
 def compile_stored_rule(definition: Mapping[str, Any], *, order: int = 0) -> Rule:
@@ -180,9 +218,9 @@ class _Builder:
     ) -> None:
         where = source.locate_in_scalar(json_path, exc.start, exc.expression, exc.offset)
         message = f"invalid expression: {exc.message}"
-        line = source.source_line(where.line)
+        line, column = excerpt(source.source_line(where.line), where.column)
         if line:
-            message += f"\n    {line}\n    {' ' * (where.column - 1)}^"
+            message += f"\n    {line}\n    {' ' * (column - 1)}^"
         self.report(source, json_path, message, rule=rule, location=where)
 
     # -- files ----------------------------------------------------------------------------
@@ -348,13 +386,23 @@ class _Builder:
     def compile_condition(self, raw: Any, json_path: JsonPath, source: SourceMap, rule: str) -> Any:
         if raw is None:
             return None
+        too_deep = condition_too_deep(raw, json_path)
+        if too_deep is not None:
+            self.report(
+                source,
+                too_deep,
+                f"all, any and not nest more than {MAX_CONDITION_DEPTH} levels deep",
+                rule=rule,
+            )
+            return None
         ok = _well_formed(raw)
+        leaves: list[Analysis] = []
 
         def check(node: Any, path: JsonPath) -> None:
             nonlocal ok
             if isinstance(node, str) and node.strip():
                 try:
-                    check_expression(node)  # each leaf, for its own place in the file
+                    leaves.append(check_expression(node))  # each leaf, for its own place
                 except ExpressionSyntaxError as exc:
                     ok = False
                     self.report_expression(source, path, exc, rule=rule)
@@ -367,7 +415,36 @@ class _Builder:
                     check(node["not"], (*path, "not"))
 
         check(raw, json_path)
-        return compile_condition(raw) if ok else None
+        return compile_condition(raw, leaves) if ok else None
+
+    def check_duration(
+        self, value: Any, json_path: JsonPath, source: SourceMap, rule: str
+    ) -> _dt.timedelta | None:
+        """A duration of the file, or None; one longer than MAX_DURATION is a problem (a value
+        that is no duration is the schema's to report, a template is rendered at run time)."""
+        if not isinstance(value, str) or not is_duration(value):
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.report(source, json_path, str(exc), rule=rule)
+            return None
+
+    def compile_retry(
+        self, raw: dict[str, Any], json_path: JsonPath, source: SourceMap, rule: str
+    ) -> RetryPolicy:
+        attempts: int = raw["attempts"]
+        backoff = _DEFAULT_BACKOFF
+        if "backoff" in raw:
+            given = self.check_duration(raw["backoff"], (*json_path, "backoff"), source, rule)
+            if given is None:
+                return RetryPolicy(attempts=attempts)  # the problem is reported
+            backoff = given
+        problem = retry_problem(attempts, backoff)
+        if problem is not None:
+            where = (*json_path, "backoff" if "backoff" in raw else "attempts")
+            self.report(source, where, problem, rule=rule)
+        return RetryPolicy(attempts=attempts, backoff=backoff)
 
     def compile_action(
         self, raw: dict[str, Any], index: int, json_path: JsonPath, source: SourceMap, rule: str
@@ -378,12 +455,10 @@ class _Builder:
         retry = None
         raw_retry = raw.get("retry")
         if isinstance(raw_retry, dict) and isinstance(raw_retry.get("attempts"), int):
-            try:
-                backoff = parse_duration(raw_retry.get("backoff", "1m"))
-            except ValueError:
-                backoff = parse_duration("1m")  # the schema reports the bad duration
-            retry = RetryPolicy(attempts=raw_retry["attempts"], backoff=backoff)
+            retry = self.compile_retry(raw_retry, (*json_path, "retry"), source, rule)
         params = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
+        for key in _DURATION_PARAMS.get(kind, ()):
+            self.check_duration(params.get(key), (*json_path, key), source, rule)
 
         def bad_param(path: tuple[str | int, ...], exc: ExpressionSyntaxError) -> None:
             self.report_expression(source, (*json_path, *path), exc, rule=rule)

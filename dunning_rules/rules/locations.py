@@ -3,9 +3,15 @@
 PyYAML follows YAML 1.1, where ``on``, ``yes``, ``no`` and ``off`` are booleans and ``NO``
 (Norway) is false. Rule files are read the way YAML 1.2 reads booleans: only ``true`` and
 ``false`` (any case pattern the core schema allows). Dates stay strings, and a duplicate key is
-an error pointing at the later one. :func:`parse_yaml` returns plain Python data and a
+an error pointing at the later one; a merge key (``<<: *defaults``) gives the keys the
+mapping does not write itself. :func:`parse_yaml` returns plain Python data and a
 :class:`SourceMap` from JSON paths to the nodes they came from, so an error anywhere can name
 ``file:line:column``.
+
+No text can make reading take more than time and memory in proportion to its size (see
+:mod:`.limits`): the text's length, the nesting of mappings and lists, the number of aliases and
+the nodes they stand for are counted while the document is composed, before any value is built,
+and a document past a bound is one problem at the place where it passed it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -26,13 +33,23 @@ from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
 from ..errors import Location, Problem
+from .limits import (
+    MAX_ALIAS_EXPANSION,
+    MAX_ALIASES,
+    MAX_FILE_BYTES,
+    MAX_INTEGER_DIGITS,
+    MAX_YAML_DEPTH,
+    format_count,
+)
 
-__all__ = ["JsonPath", "SourceMap", "format_path", "parse_yaml"]
+__all__ = ["JsonPath", "SourceMap", "format_path", "parse_yaml", "size_problem", "text_size"]
 
 JsonPath = tuple["str | int", ...]
 
 _BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_INT = "tag:yaml.org,2002:int"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 class _Resolver(Resolver):
@@ -48,7 +65,22 @@ _Resolver.add_implicit_resolver(
 )
 
 
+class _LimitError(Exception):
+    """A document past one of the bounds of :mod:`.limits`, at ``mark``."""
+
+    def __init__(self, message: str, mark: Any) -> None:  # a Mark (pure or libyaml's) or None
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
 class _Loader(Reader, Scanner, Parser, Composer, SafeConstructor, _Resolver):
+    """PyYAML's safe loader that counts while it composes: nesting, aliases, nodes.
+
+    An alias is the very node its anchor names (PyYAML shares it), so the document's own nodes
+    are ``nodes`` and what aliases make of it is measured afterwards by :meth:`check_expansion`.
+    """
+
     def __init__(self, stream: str) -> None:
         Reader.__init__(self, stream)
         Scanner.__init__(self)
@@ -56,6 +88,90 @@ class _Loader(Reader, Scanner, Parser, Composer, SafeConstructor, _Resolver):
         Composer.__init__(self)
         SafeConstructor.__init__(self)
         _Resolver.__init__(self)
+        self.nodes = 0
+        self.depth = 0
+        self.aliases: list[tuple[Node, str, Any]] = []  # the node, its anchor, the alias's mark
+        self.open_anchors: set[str] = set()
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
+        if isinstance(event, AliasEvent):
+            if len(self.aliases) >= MAX_ALIASES:
+                raise _LimitError(
+                    f"the file has more than {format_count(MAX_ALIASES)} aliases", event.start_mark
+                )
+            if event.anchor in self.open_anchors:
+                raise _LimitError(
+                    f"alias *{event.anchor} is inside the value it names (a recursive alias)",
+                    event.start_mark,
+                )
+            node = super().compose_node(parent, index)
+            if node is not None:
+                self.aliases.append((node, str(event.anchor), event.start_mark))
+            return node
+        self.nodes += 1
+        if not isinstance(event, (SequenceStartEvent, MappingStartEvent)):
+            return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > MAX_YAML_DEPTH:
+            raise _LimitError(
+                f"mappings and lists nest more than {MAX_YAML_DEPTH} levels deep", event.start_mark
+            )
+        anchor = event.anchor
+        if anchor is not None:
+            self.open_anchors.add(anchor)
+        node = super().compose_node(parent, index)
+        if anchor is not None:
+            self.open_anchors.discard(anchor)
+        self.depth -= 1
+        return node
+
+    def check_expansion(self, root: Node) -> None:
+        """Refuse a document that aliases make more than MAX_ALIAS_EXPANSION times bigger."""
+        if not self.aliases:
+            return
+        cap = MAX_ALIAS_EXPANSION * self.nodes
+        sizes = _expanded_sizes(root, cap)
+        if sizes[id(root)] <= cap:
+            return
+        node, anchor, mark = max(self.aliases, key=lambda a: sizes[id(a[0])])
+        size = sizes[id(node)]
+        stands = f"more than {format_count(cap)}" if size > cap else format_count(size)
+        raise _LimitError(
+            f"aliases expand the document to more than {format_count(cap)} nodes, "
+            f"{MAX_ALIAS_EXPANSION} times the {format_count(self.nodes)} nodes it writes "
+            f"(*{anchor} alone stands for {stands})",
+            mark,
+        )
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _expanded_sizes(root: Node, cap: int) -> dict[int, int]:
+    """Each node's size with every alias counted as what it names, by ``id``; at most cap + 1.
+
+    Iterative, and each node's size is computed once: the graph is acyclic (the loader refuses
+    recursive aliases), and sizes saturate, so a billion-laughs file costs its own size.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            total = 1
+            for child in _children(node):
+                total = min(total + sizes[id(child)], cap + 1)
+            sizes[id(node)] = total
+        elif id(node) not in sizes:
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    return sizes
 
 
 def format_path(path: JsonPath) -> str:
@@ -85,6 +201,7 @@ class SourceMap:
         self.text = text
         self._places: dict[JsonPath, _Place] = {}
         self._line_starts: list[int] | None = None
+        self._lines: list[str] | None = None
 
     def _add(self, json_path: JsonPath, node: Node, key: Node | None) -> None:
         self._places[json_path] = _Place(node, key)
@@ -114,7 +231,9 @@ class SourceMap:
         return Location(path=self.path, line=line + 1, column=index - self._line_starts[line] + 1)
 
     def source_line(self, line: int) -> str:
-        lines = self.text.splitlines()
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        lines = self._lines
         return lines[line - 1] if 0 < line <= len(lines) else ""
 
     def locate_in_scalar(
@@ -188,6 +307,11 @@ def _construct(loader: _Loader, node: ScalarNode) -> tuple[Any, str | None]:
     PyYAML's constructors fail with plain errors on explicitly tagged values they cannot read
     (``!!int x``, ``!!bool``, ``!!timestamp x``), and with a YAMLError on unknown tags.
     """
+    if node.tag == _INT and ":" in node.value and len(node.value) > MAX_INTEGER_DIGITS:
+        return node.value, (
+            f"invalid value: a base 60 integer of {format_count(len(node.value))} characters; "
+            f"at most {format_count(MAX_INTEGER_DIGITS)}"
+        )
     try:
         return loader.construct_object(node), None
     except yaml.YAMLError as exc:
@@ -197,9 +321,29 @@ def _construct(loader: _Loader, node: ScalarNode) -> tuple[Any, str | None]:
         return node.value, f"invalid value: {node.value!r} is not a valid !!{tag}"
 
 
+def text_size(text: str) -> int:
+    """The length of ``text`` in bytes of UTF-8 (lone surrogates count as three)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def size_problem(path: str, size: int, *, exact: bool = True) -> Problem:
+    """The problem of a file longer than MAX_FILE_BYTES (``exact``: ``size`` is its size, not
+    only what was read of it)."""
+    bound = format_count(MAX_FILE_BYTES)
+    message = (
+        f"the file is {format_count(size)} bytes long; at most {bound}"
+        if exact
+        else f"the file is longer than {bound} bytes, the most a rule file may be"
+    )
+    return Problem(location=Location(path=path, line=1, column=1), json_path="$", message=message)
+
+
 def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap, list[Problem]]:
     """Parse one YAML document; return its data, its source map and the problems found."""
     source = SourceMap(path, text)
+    size = text_size(text)
+    if size > MAX_FILE_BYTES:
+        return None, source, [size_problem(path, size)]
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:  # control characters, found before parsing starts
@@ -211,6 +355,16 @@ def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap, list[Problem]]:
         return None, source, [problem]
     try:
         root = loader.get_single_node()
+        if root is not None:
+            loader.check_expansion(root)
+    except _LimitError as exc:
+        line, column = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark else (1, 1)
+        problem = Problem(
+            location=Location(path=path, line=line, column=column),
+            json_path="$",
+            message=exc.message,
+        )
+        return None, source, [problem]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -233,51 +387,117 @@ def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap, list[Problem]]:
         loader.dispose()
     if root is None:
         return None, source, []
-    problems: list[Problem] = []
-    data = _build(root, (), None, loader, source, problems)
-    return data, source, problems
+    builder = _DataBuilder(loader, source)
+    data = builder.build(root, (), None)
+    return data, source, builder.problems
 
 
-def _build(
-    node: Node,
-    json_path: JsonPath,
-    key_node: Node | None,
-    loader: _Loader,
-    source: SourceMap,
-    problems: list[Problem],
-) -> Any:
-    source._add(json_path, node, key_node)
-    if isinstance(node, ScalarNode):
-        value, problem = _construct(loader, node)
-        if problem is not None:
-            problems.append(_problem(source, node, problem, json_path))
-        return value
-    if isinstance(node, SequenceNode):
-        return [
-            _build(item, (*json_path, i), None, loader, source, problems)
-            for i, item in enumerate(node.value)
-        ]
-    if isinstance(node, MappingNode):
-        try:
-            loader.flatten_mapping(node)
-        except yaml.YAMLError as exc:
-            problems.append(_problem(source, node, f"invalid merge: {exc}", json_path))
-        result: dict[str, Any] = {}
-        for k_node, v_node in node.value:
-            if not isinstance(k_node, ScalarNode):
-                problems.append(_problem(source, k_node, "keys must be strings", json_path))
-                continue
-            key, problem = _construct(loader, k_node)
+class _DataBuilder:
+    """Plain data from the composed nodes, filling the source map on the way."""
+
+    def __init__(self, loader: _Loader, source: SourceMap) -> None:
+        self.loader = loader
+        self.source = source
+        self.problems: list[Problem] = []
+        self._merged: dict[int, list[tuple[str, Node, Node]]] = {}
+
+    def problem(self, node: Node, message: str, json_path: JsonPath) -> None:
+        self.problems.append(_problem(self.source, node, message, json_path))
+
+    def build(self, node: Node, json_path: JsonPath, key_node: Node | None) -> Any:
+        # Recursion is as deep as the document, which the loader bounds (MAX_YAML_DEPTH).
+        self.source._add(json_path, node, key_node)
+        if isinstance(node, ScalarNode):
+            value, problem = _construct(self.loader, node)
             if problem is not None:
-                problems.append(_problem(source, k_node, problem, json_path))
-            if not isinstance(key, str):
-                # YAML 1.2: `1: x` has an integer key; rule files want strings, keep the text.
-                key = k_node.value
-            if key in result:
-                problems.append(
-                    _problem(source, k_node, f"duplicate key {key!r}", (*json_path, key))
-                )
+                self.problem(node, problem, json_path)
+            return value
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*json_path, i), None) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            return self.build_mapping(node, json_path)
+        return None  # pragma: no cover - PyYAML has no other node kinds
+
+    def key_of(self, k_node: Node, json_path: JsonPath, report: bool) -> str | None:
+        """A mapping key as a string (a number key keeps its text); None for a non-scalar."""
+        if not isinstance(k_node, ScalarNode):
+            if report:
+                self.problem(k_node, "keys must be strings", json_path)
+            return None
+        key, problem = _construct(self.loader, k_node)
+        if problem is not None and report:
+            self.problem(k_node, problem, json_path)
+        if not isinstance(key, str):
+            # YAML 1.2: `1: x` has an integer key; rule files want strings, keep the text.
+            key = str(k_node.value)
+        return key
+
+    def build_mapping(self, node: MappingNode, json_path: JsonPath) -> dict[str, Any]:
+        """A mapping: its own keys, then (for keys it does not write) those of its merges."""
+        own: dict[str, tuple[Node, Node]] = {}
+        merges: list[MappingNode] = []
+        for k_node, v_node in node.value:
+            if k_node.tag == _MERGE:
+                merges.extend(self.merge_sources(v_node, json_path))
                 continue
-            result[key] = _build(v_node, (*json_path, key), k_node, loader, source, problems)
+            key = self.key_of(k_node, json_path, report=True)
+            if key is None:
+                continue
+            if key in own:
+                self.problem(k_node, f"duplicate key {key!r}", (*json_path, key))
+                continue
+            own[key] = (k_node, v_node)
+        result: dict[str, Any] = {}
+        for merged in merges:
+            for key, k_node, v_node in self.merged_pairs(merged):
+                if key not in own and key not in result:  # the earlier merge wins
+                    result[key] = self.build(v_node, (*json_path, key), k_node)
+        for key, (k_node, v_node) in own.items():
+            result[key] = self.build(v_node, (*json_path, key), k_node)
         return result
-    return None  # pragma: no cover - PyYAML has no other node kinds
+
+    def merge_sources(self, value: Node, json_path: JsonPath) -> list[MappingNode]:
+        """The mappings a merge key names: one mapping, or a list of them."""
+        items = value.value if isinstance(value, SequenceNode) else [value]
+        if all(isinstance(item, MappingNode) for item in items):
+            return list(items)
+        self.problem(value, "invalid merge: '<<' takes a mapping or a list of mappings", json_path)
+        return []
+
+    def merged_pairs(self, node: MappingNode) -> list[tuple[str, Node, Node]]:
+        """Every ``(key, key node, value node)`` a mapping gives to a merge, its own merges
+        included; computed once per mapping, without recursion (merges can chain far)."""
+        stack = [node]
+        while stack:
+            top = stack[-1]
+            if id(top) in self._merged:
+                stack.pop()
+                continue
+            sources = [
+                source
+                for k_node, v_node in top.value
+                if k_node.tag == _MERGE
+                for source in (v_node.value if isinstance(v_node, SequenceNode) else [v_node])
+                if isinstance(source, MappingNode)
+            ]
+            waiting = [s for s in sources if id(s) not in self._merged]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            pairs: list[tuple[str, Node, Node]] = []
+            seen: set[str] = set()
+            for k_node, v_node in top.value:
+                if k_node.tag == _MERGE:
+                    continue
+                key = self.key_of(k_node, (), report=False)
+                if key is not None and key not in seen:
+                    seen.add(key)
+                    pairs.append((key, k_node, v_node))
+            for source in sources:
+                for key, k_node, v_node in self._merged[id(source)]:
+                    if key not in seen:
+                        seen.add(key)
+                        pairs.append((key, k_node, v_node))
+            self._merged[id(top)] = pairs
+            stack.pop()
+        return self._merged[id(node)]

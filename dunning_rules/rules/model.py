@@ -13,6 +13,7 @@ from ..errors import Location
 from ._compiler import compile_batch
 from .expressions import Condition, Expression, ParamTree
 from .functions import FUNCTIONS
+from .limits import MAX_DURATION, format_duration
 
 __all__ = [
     "COMMON_KEYS",
@@ -22,35 +23,61 @@ __all__ = [
     "RetryPolicy",
     "Rule",
     "RuleSet",
+    "is_duration",
     "parse_duration",
 ]
 
 COMMON_KEYS = frozenset({"type", "id", "when", "on_error", "retry"})
 """Keys every action may have; the others are the step type's parameters."""
 
+# Characters of a condition past which a batch calls the condition's compiled code.
+_LONG_CONDITION = 2_000
+
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def is_duration(text: str) -> bool:
+    """True when ``text`` is written as a duration (``3d``), whatever its length."""
+    return _DURATION.match(text) is not None
+
+
 def parse_duration(text: str) -> _dt.timedelta:
-    """``'3d'`` -> 3 days. Units: s, m, h, d, w. Raises ValueError otherwise."""
+    """``'3d'`` -> 3 days. Units: s, m, h, d, w.
+
+    Raises ValueError for anything else, and for a duration longer than
+    :data:`~dunning_rules.rules.limits.MAX_DURATION` (400 days): the engine adds durations to
+    dates, and a longer one would overflow them or never come.
+    """
     match = _DURATION.match(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"not a duration: {text!r} (use a number and s, m, h, d or w: '3d')")
     seconds = float(match.group(1)) * _UNITS[str(match.group(2))]
+    if not seconds <= MAX_DURATION.total_seconds():  # also refuses inf (a 400-digit number)
+        raise ValueError(
+            f"{text.strip()} is longer than the longest duration allowed, "
+            f"{format_duration(MAX_DURATION)}"
+        )
     return _dt.timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
-    """``attempts`` in all; the wait before attempt n+1 is ``backoff * 2**(n-1)``."""
+    """``attempts`` in all; the wait before attempt n+1 is ``backoff * 2**(n-1)``, at most
+    :data:`~dunning_rules.rules.limits.MAX_DURATION` (the loader refuses a policy whose last
+    delay is longer, so the cap only holds for policies built by hand)."""
 
     attempts: int
     backoff: _dt.timedelta = _dt.timedelta(minutes=1)
 
     def delay(self, attempt: int) -> _dt.timedelta:
-        factor: int = 2 ** (attempt - 1)
-        return self.backoff * factor
+        if self.backoff <= _dt.timedelta(0):
+            return _dt.timedelta(0)
+        doublings = max(attempt - 1, 0)
+        # Compared before multiplying: backoff * 2**70 would overflow a timedelta.
+        if doublings >= 64 or (1 << doublings) > MAX_DURATION / self.backoff:
+            return MAX_DURATION
+        return self.backoff * (1 << doublings)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,14 +207,23 @@ class RuleSet:
         if found is None:
             rules = self.for_type(event_type)
             sources: list[str] = []
+            compiled: list[Callable[[Any], Any] | None] = []
             slots: list[int] = []
             for rule in rules:
                 if rule.when is not None and rule.when.expression.lookups == frozenset():
                     slots.append(len(sources))
                     sources.append(rule.when.source)
+                    # A long condition (a list of thousands) runs its own compiled code: it
+                    # gains little from the batch and would be compiled twice.
+                    long = len(rule.when.source) > _LONG_CONDITION
+                    compiled.append(rule.when.expression.search if long else None)
                 else:
                     slots.append(-1)
-            run = compile_batch(sources, FUNCTIONS, select=True) if sources else None
+            run = (
+                compile_batch(sources, FUNCTIONS, select=True, compiled=compiled)
+                if sources
+                else None
+            )
             found = self._batches[event_type] = Batch(
                 run=run,
                 slots=tuple(slots),

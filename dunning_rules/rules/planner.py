@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from .._event import THIN_EVENT, wire_event
 from ..errors import EventError
 from ..outcome import ActionRecord
-from .expressions import Expression, is_true
+from .expressions import Escape, Expression, is_true
 from .model import LookupSpec, Rule, RuleSet, parse_duration
 
 __all__ = [
@@ -227,13 +227,18 @@ def is_static(rule: Rule) -> bool:
 
 
 def plan_steps(
-    rule: Rule, scope: Scope
+    rule: Rule, scope: Scope, escapes: Mapping[str, Mapping[str, Escape]] | None = None
 ) -> tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]:
-    """Every step of a run, rendered and marked ``planned`` (or ``skipped``), none run.
+    """Every step of a run, rendered as ``handle`` renders it (with each step type's
+    ``escapes``) and marked ``planned`` (or ``skipped``), none run.
 
     Outputs of steps are null. A ``when`` or ``guard`` that reads ``steps`` cannot be decided
-    before the run, so its step stays ``planned``. Returns the records, the status the run
-    would have after its first pause, and how long after the start that pause ends.
+    before the run, so its step stays ``planned``. A step whose parameters cannot be rendered
+    is ``failed``, with the error, as ``handle`` would record it: before the run's first pause
+    the run ends ``failed`` there (unless the step has ``on_error: continue``); after it, the
+    run would fail when it gets there, and the scope gets a warning. Returns the records, the
+    status the run would have after its first pause, and how long after the start that pause
+    ends.
     """
     outputs = {a.id: None for a in rule.actions if a.id is not None}
     root = scope.root(outputs)
@@ -253,23 +258,27 @@ def plan_steps(
         params: dict[str, Any] | None = None
         scope.need(action.params.lookups)
         try:
-            params = action.params.render(root)
+            params = action.params.render(root, (escapes or {}).get(action.type))
+            if action.type == "wait":
+                wait = parse_duration(params.get("duration", ""))
         except Exception as exc:
             error = str(exc)
-        records.append(
-            _planned(rule, action.index, action.id, action.type, "planned", params, error)
-        )
+        if error is not None:
+            records.append(
+                _planned(rule, action.index, action.id, action.type, "failed", params, error)
+            )
+            scope.warnings.append(f"{what} would fail: {error}")
+            if action.on_error == "continue":
+                continue
+            if status == "completed":
+                status = "failed"
+            break
+        records.append(_planned(rule, action.index, action.id, action.type, "planned", params))
         if action.type == "guard" and not passed:
             break
-        if status == "completed" and params is not None:
+        if status == "completed":
             if action.type == "wait":
-                try:
-                    delay = parse_duration(params.get("duration", ""))
-                    status = "waiting"
-                except ValueError as exc:
-                    records[-1] = _planned(
-                        rule, action.index, action.id, action.type, "planned", params, str(exc)
-                    )
+                delay, status = wait, "waiting"
             elif action.type == "approval":
                 status = "awaiting_approval"
     return tuple(records), status, delay

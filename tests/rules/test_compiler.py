@@ -562,3 +562,71 @@ def test_a_selecting_batch_keeps_true_and_failed_expressions_in_order():
     assert selected[3] == (8, 0)  # length([]) is 0, and 0 is true
     assert isinstance(selected[4][1], jp_errors.JMESPathTypeError)
     assert selected[5] == (10, 0)
+
+
+# -- long chains ----------------------------------------------------------------------------------
+
+CHAIN_DATA = [
+    {"a": {"a": {"a": 1}}, "x": 0, "y": "", "z": [1]},
+    {"a": None, "x": False, "y": "s", "z": []},
+    Shouting({"a": "b", "x": "t"}),
+]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        " || ".join(["x", "y", "z", "a"] * 75),
+        " && ".join(["z", "a", "x", "y"] * 75),
+        " | ".join(["@"] * 300) + " | a",
+        ".".join(["a"] * 300),
+        "(x || y) && (z || (a && x)) || !(y && z)",
+    ],
+    ids=["or-300", "and-300", "pipe-300", "path-300", "mixed"],
+)
+@pytest.mark.parametrize("data", CHAIN_DATA, ids=["values", "falsy", "dict-subclass"])
+def test_long_chains_are_compiled_flat_and_agree_with_the_interpreter(expression, data):
+    """||, && and | chains and long paths are one level each: compiled, never interpreted,
+    with the interpreter's result."""
+    assert_same(expression, data)
+
+
+def test_a_chain_of_5000_fields_is_compiled_without_recursion():
+    """A 5,000-field path (the interpreter recurses once per field) compiles and reads data."""
+    expression = ".".join(["a"] * 5000)
+    assert uses_fallback(expression) is False
+    nested: Any = "end"
+    for _ in range(4999):
+        nested = {"a": nested}
+    assert compile_expression(expression)({"a": nested}) == "end"
+
+
+def test_nesting_counts_brackets_not_chain_links():
+    """nesting() is as deep as the brackets: a chain of any length is 0."""
+
+    def depth(expression: str) -> int:
+        return _compiler_codegen.nesting(jmespath.compile(expression).parsed)
+
+    assert [depth(e) for e in ("a.b.c", "a || b || c", "[a]", "[[a.b]]", "abs(abs(a))")] == [
+        0,
+        0,
+        1,
+        2,
+        2,
+    ]
+    assert depth("`[[1]]`") == 2
+    assert depth(".".join(["a"] * 3000)) == 0
+
+
+def test_a_batch_calls_a_given_compiled_expression():
+    """compile_batch(compiled=...) runs the given function for that expression, the generated
+    code for the others, with the same results as without it."""
+    calls = []
+
+    def given(root: Any) -> Any:
+        calls.append(root)
+        return root["x"] + 1
+
+    batch = compile_batch(["x", "x", "y"], compiled=[None, given, None])
+    assert batch({"x": 1, "y": 0}) == [1, 2, 0]
+    assert len(calls) == 1

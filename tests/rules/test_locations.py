@@ -227,3 +227,60 @@ def test_locate_in_scalar_walks_down_a_multi_line_expression():
 def test_format_path(path, text):
     """JSON paths print as $.a[0].b, quoting keys that are not identifiers."""
     assert format_path(path) == text
+
+
+# --- merge keys, aliases and bounds -------------------------------------------------------------
+
+
+def test_a_written_key_replaces_a_merged_one():
+    """A key the mapping writes wins over the same key from <<, with no duplicate-key problem."""
+    data, source = parse("d: &d {a: 1, b: 2}\nx:\n  <<: *d\n  b: 3\n")
+    assert data["x"] == {"a": 1, "b": 3}
+    assert str(source.location(("x", "b"))) == "f.yaml:4:6"
+
+
+def test_the_earlier_of_two_merged_mappings_wins():
+    """<<: [*a, *b] takes a key from a before b, as YAML's merge key defines."""
+    data, _ = parse("a: &a {k: 1}\nb: &b {k: 2, j: 2}\nx: {<<: [*a, *b]}\n")
+    assert data["x"] == {"k": 1, "j": 2}
+
+
+def test_merges_chain_through_merged_mappings():
+    """A mapping merged into another brings the keys it merged itself; a merged value's place
+    is where it is written."""
+    data, source = parse("a: &a {k: 1}\nb: &b {<<: *a, j: 2}\nx: {<<: *b}\n")
+    assert data["x"] == {"k": 1, "j": 2}
+    assert str(source.location(("x", "k"))) == "f.yaml:1:11"
+
+
+def test_a_merge_of_a_scalar_is_a_problem_at_the_value():
+    """<<: x is an invalid merge, reported at the merged value."""
+    _, _, problems = parse_yaml("x: {<<: 1, a: 2}\n", "g.yaml")
+    assert [str(p) for p in problems] == [
+        "g.yaml:1:9: $.x: invalid merge: '<<' takes a mapping or a list of mappings"
+    ]
+
+
+def test_aliases_within_the_expansion_bound_are_read():
+    """Aliases that make the document up to 100 times its own size are read as usual."""
+    text = "a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\nb: [" + ", ".join(["*a"] * 20) + "]\n"
+    data, _ = parse(text)
+    assert data["b"] == [[1, 2, 3, 4, 5, 6, 7, 8, 9]] * 20
+
+
+def test_aliases_past_the_expansion_bound_are_one_problem_and_no_data():
+    """Aliases that make the document more than 100 times its own size give no data."""
+    text = "a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\nb: &b [" + ", ".join(["*a"] * 20) + "]\n"
+    text += "c: [" + ", ".join(["*b"] * 20) + "]\n"
+    data, _, problems = parse_yaml(text, "g.yaml")
+    assert data is None
+    assert [str(p) for p in problems] == [
+        "g.yaml:3:5: $: aliases expand the document to more than 1,600 nodes, 100 times the "
+        "16 nodes it writes (*b alone stands for 201)"
+    ]
+
+
+def test_a_base_60_integer_within_the_bound_is_read():
+    """YAML 1.1's 1:30 is still 90; only one longer than 4,300 characters is refused."""
+    data, _ = parse("a: 1:30\n")
+    assert data == {"a": 90}
