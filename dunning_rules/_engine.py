@@ -66,6 +66,11 @@ class Engine:
         self._lease = lease
         self._owner = worker_id or f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._adapters = resolve_adapters(rules, dict(adapters or {}))
+        self._escapes = {
+            kind: escapes
+            for kind, adapter in self._adapters.items()
+            if (escapes := getattr(adapter, "escapes", None))
+        }
         self._lookup_fns = resolve_lookups(rules, dict(lookups or {}))
         secrets = collect_secrets(self._adapters.values())
         self._redact: Callable[[str], str] = lambda text: redact(text, secrets)
@@ -84,9 +89,21 @@ class Engine:
 
     # -- events -----------------------------------------------------------------------------
 
-    def _scope(self, event: Mapping[str, Any], now: _dt.datetime, live: bool) -> Scope:
+    def _scope(
+        self,
+        event: Mapping[str, Any],
+        now: _dt.datetime,
+        live: bool,
+        supplied: Mapping[str, Any] | None = None,
+    ) -> Scope:
         fetch = None
-        if live:
+        if supplied is not None:
+            values = dict(supplied)
+
+            def fetch(spec: LookupSpec, args: dict[str, Any]) -> Any:
+                return values.get(spec.name)
+
+        elif live:
 
             def fetch(spec: LookupSpec, args: dict[str, Any]) -> Any:
                 ctx = LookupContext(
@@ -96,21 +113,36 @@ class Engine:
 
         return Scope(event, self.rules.settings, self.rules.lookups, fetch, [])
 
-    def simulate(self, event: Any) -> Outcome:
+    def simulate(self, event: Any, *, lookups: Mapping[str, Any] | None = None) -> Outcome:
         """The same Outcome as :meth:`handle` would plan, with no side effects.
 
-        Every step of each matching run is planned, past waits and approvals, with the outputs
-        of steps it does not run as null; no adapter runs, no lookup is fetched, nothing is
-        stored or read from the store.
+        Every step of each matching run is planned, past waits and approvals, rendered and
+        escaped as ``handle`` renders it, with the outputs of steps it does not run as null;
+        a step that cannot be rendered is ``failed`` (and so is the run, before its first
+        pause). The runs the event would cancel come first, as ``cancelled`` runs named
+        ``simulated-cancel-N`` (the live run of that rule and key, if there is one). No adapter
+        runs, no lookup is fetched (``lookups`` gives their values by name: ``{"ltv":
+        {"usd": 120000}}``; others are null), nothing is stored or read from the store.
         """
         event = check_event(event)
         with clock_scope(self._clock):
             now = self._clock()
-            scope = self._scope(event, now, live=False)
+            scope = self._scope(event, now, live=False, supplied=lookups)
             plan = plan_event(self.rules, event, scope)
             runs: list[Run] = []
             actions: list[ActionRecord] = []
             event_id, event_type = plan.event_id, plan.event_type
+            for number, (cancelling, cancelled_key) in enumerate(plan.cancels, 1):
+                runs.append(
+                    new_run(
+                        f"simulated-cancel-{number}",
+                        *(cancelling.name, cancelled_key, "cancelled", None, (), event_id),
+                        *(event_type, {}, cancelling.version, 0, now, now, now, None),
+                        f"cancelled by {event_type} ({event_id}): the live run of this rule "
+                        "and key, if there is one",
+                        0,
+                    )
+                )
             static_plans = self._static_plans
             for number, (rule, key) in enumerate(plan.starts, 1):
                 planned = static_plans.get(id(rule)) or self._plan_steps(rule, scope)
@@ -154,8 +186,8 @@ class Engine:
         """:func:`plan_steps`, kept for rules whose plan does not depend on the event (the
         caller reads that cache first)."""
         key = id(rule)  # rules live as long as the rule set (and the engine) that holds them
-        planned = plan_steps(rule, scope)
-        if is_static(rule):
+        planned = plan_steps(rule, scope, self._escapes)
+        if is_static(rule) and all(r.status != "failed" for r in planned[0]):
             records = tuple(
                 replace(r, params=MappingProxyType(dict(r.params)) if r.params else r.params)
                 for r in planned[0]

@@ -278,9 +278,13 @@ def _simulate(args: argparse.Namespace, out: TextIO) -> int:
         out.write("\n")
         return 0
     print(f"event {outcome.event_id} ({outcome.event_type})", file=out)
+    cancels = [run for run in outcome.runs if run.id.startswith("simulated-cancel-")]
+    for run in cancels:
+        print(f"cancels the live run of rule {run.rule}  key {run.key}, if any", file=out)
     if not outcome.matched:
         print("no rule matched", file=out)
-    for number, run in enumerate(outcome.runs, 1):
+    started = [run for run in outcome.runs if run not in cancels]
+    for number, run in enumerate(started, 1):
         after = f"{run.status}"
         if run.next_at is not None:
             after += f" until {run.next_at.isoformat()}"
@@ -288,7 +292,8 @@ def _simulate(args: argparse.Namespace, out: TextIO) -> int:
         step_table(run.steps, out)
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=out)
-    return 0
+    failed = [a for a in outcome.actions if a.status == "failed"]
+    return 1 if failed else 0
 
 
 def _schema(args: argparse.Namespace, out: TextIO) -> int:

@@ -155,13 +155,31 @@ def test_simulate_shows_when_a_run_would_wait():
     ]
 
 
-def test_simulate_says_when_nothing_matched():
-    """An event that no rule matches prints 'no rule matched'."""
+def test_simulate_says_what_a_payment_cancels_and_that_nothing_matched():
+    """An event that no rule matches prints what it cancels, then 'no rule matched'."""
     code, out = run("simulate", EXAMPLE, "--event", str(EVENTS / "invoice.paid.json"))
     assert (code, out) == (
         0,
-        "event evt_1PgdA1B7WZ01zgkWdunn0003 (invoice.paid)\nno rule matched\n",
+        "event evt_1PgdA1B7WZ01zgkWdunn0003 (invoice.paid)\n"
+        "cancels the live run of rule vip-card-declined  key in_1Pgc6tB7WZ01zgkWu9fdqL6I, if any\n"
+        "cancels the live run of rule standard-card-declined  key in_1Pgc6tB7WZ01zgkWu9fdqL6I,"
+        " if any\n"
+        "no rule matched\n",
     )
+
+
+def test_simulate_exits_1_when_a_step_would_fail(tmp_path):
+    """A step whose parameters cannot be rendered is shown failed, warned about, exit 1."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\nrules:\n  - name: r\n    on: invoice.payment_failed\n    actions:\n"
+        '      - type: http\n        url: "https://x.example"\n'
+        '        json: {n: "{{ abs(data.object.currency) }}"}\n'
+    )
+    code, out = run("simulate", str(rules), "--event", str(EVENTS / "invoice.payment_failed.json"))
+    assert code == 1
+    assert "-> failed" in out
+    assert "warning: rule 'r' step 0 (http) would fail" in out
 
 
 def test_simulate_json_prints_the_outcome():

@@ -113,7 +113,12 @@ def test_standard_event_renders_the_email_and_the_sms():
     assert "Hi Jenny Rosen," in by_type["llm"].params["fallback"]
 
 
-def test_paid_event_matches_nothing():
-    """invoice.paid matches no rule and plans nothing."""
+def test_paid_event_matches_nothing_and_cancels():
+    """invoice.paid matches no rule, plans no step, and shows the runs it would cancel: every
+    rule that has it in cancel_on, for the paid invoice."""
     outcome = simulate("invoice.paid.json")
-    assert (outcome.matched, outcome.runs, outcome.actions) == ((), (), ())
+    assert (outcome.matched, outcome.actions) == ((), ())
+    assert [(r.rule, r.key, r.status) for r in outcome.runs] == [
+        ("vip-card-declined", "in_1Pgc6tB7WZ01zgkWu9fdqL6I", "cancelled"),
+        ("standard-card-declined", "in_1Pgc6tB7WZ01zgkWu9fdqL6I", "cancelled"),
+    ]
