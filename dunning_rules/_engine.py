@@ -170,14 +170,17 @@ class Engine:
                     )
                 )
                 actions.extend(records)
-        return new_outcome(
-            plan.event_id,
-            plan.event_type,
-            False,
-            plan.matched,
-            tuple(runs),
-            tuple(actions),
-            tuple(scope.warnings),
+        return _logged(
+            new_outcome(
+                plan.event_id,
+                plan.event_type,
+                False,
+                plan.matched,
+                tuple(runs),
+                tuple(actions),
+                tuple(scope.warnings),
+            ),
+            logging.INFO,
         )
 
     def _plan_steps(
@@ -254,13 +257,15 @@ class Engine:
                 runs.append(done.run)
                 actions.extend(done.actions)
                 warnings.extend(done.warnings)
-        return Outcome(
-            event_id=event_id,
-            event_type=event_type,
-            matched=plan.matched,
-            runs=tuple(runs),
-            actions=tuple(actions),
-            warnings=tuple(warnings),
+        return _logged(
+            Outcome(
+                event_id=event_id,
+                event_type=event_type,
+                matched=plan.matched,
+                runs=tuple(runs),
+                actions=tuple(actions),
+                warnings=tuple(warnings),
+            )
         )
 
     @staticmethod
@@ -399,9 +404,9 @@ class Engine:
                 if seen[run.id] > _MAX_PASSES:  # it keeps falling due at once: stop it
                     error = RuntimeError(f"the run fell due {_MAX_PASSES} times in one pass")
                     failed = self._fail(run, moment, error)
-                    outcomes.append(_outcome(run, [failed.run], [], failed.warnings))
+                    outcomes.append(_logged(_outcome(run, [failed.run], [], failed.warnings)))
                     continue
-                outcomes.append(self._continue(run, moment))
+                outcomes.append(_logged(self._continue(run, moment)))
         return outcomes
 
     def resume(
@@ -460,7 +465,7 @@ class Engine:
             run = replace(run, status="waiting", approval=approval, due_at=now)
             if defer:
                 return self._end(run, now, next_at=now)
-            return self._continue(run, now)
+            return _logged(self._continue(run, now))
 
     def wait_for_work(self, timeout: float) -> None:
         """Sleep until work may be there, at most ``timeout`` seconds: on PostgreSQL, until a
@@ -535,6 +540,22 @@ class Engine:
     def close(self) -> None:
         self._heartbeat.close()
         self._store.close()
+
+
+def _logged(outcome: Outcome, level: int = logging.WARNING) -> Outcome:
+    """``outcome``, its warnings logged (simulate's at INFO), each with the event id and, when
+    the outcome is about one run, its rule and id as the record's ``event_id``, ``rule`` and
+    ``run_id`` extras."""
+    if outcome.warnings and log.isEnabledFor(level):
+        run = outcome.runs[0] if len(outcome.runs) == 1 else None
+        extra = {
+            "event_id": outcome.event_id,
+            "rule": run.rule if run is not None else None,
+            "run_id": run.id if run is not None else None,
+        }
+        for warning in outcome.warnings:
+            log.log(level, "event %s: %s", outcome.event_id, warning, extra=extra)
+    return outcome
 
 
 def _answer_step(run: Run, approval: Mapping[str, Any], answer: Mapping[str, Any]) -> Run:

@@ -538,3 +538,26 @@ def test_adapter_error_carries_retryable():
     """AdapterError says whether a retry can help."""
     assert AdapterError("x", retryable=True).retryable is True
     assert AdapterError("x", retryable=False, status=400).status == 400
+
+
+def test_every_outcome_warning_is_logged_with_its_event_rule_and_run(clock, caplog):
+    """A warning on an outcome (here: a placeholder that rendered nothing) is also logged, at
+    WARNING for handle, with the event id, rule and run id as the record's extras."""
+    text = (
+        "version: 1\nrules:\n  - name: r\n    on: invoice.payment_failed\n    actions:\n"
+        '      - {type: note, text: "Dear {{ data.object.custmer_name }},"}\n'
+    )
+    engine = dr.Engine(dr.load_rules(text), adapters={"note": RecordingAdapter()}, clock=clock)
+    with caplog.at_level("WARNING", logger="dunning_rules"):
+        outcome = engine.handle(event())
+    (warning,) = outcome.warnings
+    assert (
+        warning == "rule 'r' step 0 (note): {{ data.object.custmer_name }} in text rendered empty"
+    )
+    (record,) = [r for r in caplog.records if r.name == "dunning_rules._engine"]
+    assert warning in record.getMessage()
+    assert (record.event_id, record.rule, record.run_id) == (
+        outcome.event_id,
+        "r",
+        outcome.runs[0].id,
+    )

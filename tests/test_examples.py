@@ -71,7 +71,7 @@ def test_vip_event_alerts_slack_and_opens_a_ticket_without_email():
         "title": "Call Globex Corporation: payment of $750.00 failed",
         "body": "Invoice: https://invoice.stripe.com/i/acct_TEST/test_PLACEHOLDER\n"
         "Customer: cus_QXg1o8vcGmoR32 <ap@globex.example>\n"
-        "Stripe retries next at 2024-07-29.\n",
+        "Next Stripe retry: 2024-07-29\n",
     }
 
 

@@ -27,6 +27,7 @@ from ..actions.base import ActionContext, approval_nonce
 from ..errors import AdapterError
 from ..outcome import ActionRecord, Run, evolve
 from ..store.base import LeaseLostError
+from .expressions import Expression, empty_warning
 from .model import ActionSpec, Rule, parse_duration
 from .planner import Scope
 
@@ -151,10 +152,12 @@ class Executor:
         attempt = (previous.attempts if previous is not None else 0) + 1
         scope.need(action.params.lookups)
         adapter = self._adapters.get(action.type)
+        empty: list[tuple[str, Expression]] = []
         try:
-            params = action.params.render(root, getattr(adapter, "escapes", None))
+            params = action.params.render(root, getattr(adapter, "escapes", None), empty)
         except Exception as exc:
             return self._failed(result, rule, action, now, save, None, attempt, str(exc), False)
+        result.warnings.extend(empty_warning(what, *found) for found in empty)
         if action.type == "wait":
             return self._wait(result, rule, action, params, now, save)
         if adapter is None:  # the engine checks this when it is built; a stored old rule may not

@@ -39,6 +39,7 @@ __all__ = [
     "compile_expression",
     "compile_params",
     "compile_template",
+    "empty_warning",
     "is_true",
     "to_text",
 ]
@@ -296,7 +297,11 @@ class Template:
     parts: tuple[str | Expression, ...]
     whole: Expression | None
 
-    def render(self, root: Any, escape: Escape | None = None) -> Any:
+    def render(
+        self, root: Any, escape: Escape | None = None, empty: list[Expression] | None = None
+    ) -> Any:
+        """The rendered value; each placeholder that put nothing (null or "") into joined
+        text is appended to ``empty``."""
         if self.whole is not None:
             value = self._run(self.whole, root)
             if escape is not None and isinstance(value, str):
@@ -308,6 +313,8 @@ class Template:
                 out.append(part)
             else:
                 text = to_text(self._run(part, root))
+                if not text and empty is not None:
+                    empty.append(part)
                 out.append(escape(text) if escape is not None else text)
         return "".join(out)
 
@@ -382,22 +389,43 @@ class ParamTree:
     static: bool = False
     """No placeholder anywhere: every event renders the same parameters."""
 
-    def render(self, root: Any, escapes: Mapping[str, Escape] | None = None) -> dict[str, Any]:
+    def render(
+        self,
+        root: Any,
+        escapes: Mapping[str, Escape] | None = None,
+        empty: list[tuple[str, Expression]] | None = None,
+    ) -> dict[str, Any]:
+        """The parameters filled in; ``empty`` gets ``(param, expression)`` for each
+        placeholder that rendered nothing into text (the "Dear ," of a mistyped field)."""
         escapes = escapes or {}
         every = escapes.get("*")
-        return {
-            key: _render(value, root, escapes.get(key, every))
-            for key, value in self.compiled.items()
-        }
+        if empty is None:
+            return {
+                key: _render(value, root, escapes.get(key, every), None)
+                for key, value in self.compiled.items()
+            }
+        rendered = {}
+        for key, value in self.compiled.items():
+            found: list[Expression] = []
+            rendered[key] = _render(value, root, escapes.get(key, every), found)
+            empty.extend((key, expression) for expression in found)
+        return rendered
 
 
-def _render(value: Any, root: Any, escape: Escape | None) -> Any:
+def empty_warning(what: str, param: str, expression: Expression) -> str:
+    """The warning for a placeholder that rendered nothing into a parameter's text."""
+    return f"{what}: {{{{ {expression.source} }}}} in {param} rendered empty"
+
+
+def _render(
+    value: Any, root: Any, escape: Escape | None, empty: list[Expression] | None
+) -> Any:
     if isinstance(value, Template):
-        return value.render(root, escape)
+        return value.render(root, escape, empty)
     if isinstance(value, dict):
-        return {k: _render(v, root, escape) for k, v in value.items()}
+        return {k: _render(v, root, escape, empty) for k, v in value.items()}
     if isinstance(value, list):
-        return [_render(v, root, escape) for v in value]
+        return [_render(v, root, escape, empty) for v in value]
     return value
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as _dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -120,6 +121,15 @@ class DunningFunctions(_jp.Functions):
     @_jp.signature({"types": ["number"]})
     def _func_date(self, epoch: int | float) -> str:
         return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).date().isoformat()
+
+    @_jp.signature({"types": []})
+    def _func_required(self, value: Any) -> Any:
+        """``value`` itself, unless it is null or empty: then the placeholder fails, and so
+        does its step, instead of sending "Dear ,"."""
+        if value is None or value == "" or value == [] or value == {}:
+            shown = "null" if value is None else json.dumps(value)
+            raise ValueError(f"a required value is missing ({shown})")
+        return value
 
     @_jp.signature({"types": ["string"]})
     def _func_lower(self, value: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from .._event import THIN_EVENT, wire_event
 from ..errors import EventError
 from ..outcome import ActionRecord
-from .expressions import Escape, Expression, is_true
+from .expressions import Escape, Expression, empty_warning, is_true
 from .model import LookupSpec, Rule, RuleSet, parse_duration
 
 __all__ = [
@@ -257,8 +257,14 @@ def plan_steps(
         error = None
         params: dict[str, Any] | None = None
         scope.need(action.params.lookups)
+        empty: list[tuple[str, Expression]] = []
         try:
-            params = action.params.render(root, (escapes or {}).get(action.type))
+            params = action.params.render(root, (escapes or {}).get(action.type), empty)
+            scope.warnings.extend(  # outputs of steps are null here: not a mistake
+                empty_warning(what, param, expression)
+                for param, expression in empty
+                if not expression.reads_steps
+            )
             if action.type == "wait":
                 wait = parse_duration(params.get("duration", ""))
         except Exception as exc:
