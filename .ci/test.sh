@@ -19,6 +19,12 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -e ".[test]"
 
+# Headless Chromium renders replay's HTML report in tests/replay/test_html.py.
+if ! command -v chromium >/dev/null 2>&1; then
+    apt-get install -y chromium chromium-driver \
+        || { apt-get update && apt-get install -y chromium chromium-driver; }
+fi
+
 pg_url=$(bash .ci/postgres.sh start)
 trap 'bash .ci/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 export DUNNING_RULES_TEST_POSTGRES="$pg_url"

@@ -8,6 +8,8 @@ outcome = engine.handle(event)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import actions, errors, store
 from ._engine import Engine
 from ._webhooks import verify_stripe_event
@@ -26,8 +28,40 @@ from .errors import (
     StoreError,
 )
 from .outcome import ActionRecord, Outcome, Run
+
+if TYPE_CHECKING:
+    from ._replay import ReplayComparison, ReplayError, ReplayReport
 from .rules.loader import load_rules
 from .rules.model import Rule, RuleSet
+
+_REPLAY_NAMES = ("ReplayComparison", "ReplayError", "ReplayReport")
+
+
+def replay(rules: RuleSet, events: Any, **options: Any) -> ReplayReport:
+    """Run a past stream of events through ``rules`` on a simulated clock, sending nothing;
+    see :func:`dunning_rules._replay.replay` for the options."""
+    from ._replay import replay as run
+
+    return run(rules, events, **options)
+
+
+def replay_compare(
+    before: RuleSet, after: RuleSet, events: Any, **options: Any
+) -> ReplayComparison:
+    """The same events through two rule sets; see :func:`dunning_rules._replay.replay_compare`."""
+    from ._replay import replay_compare as run
+
+    return run(before, after, events, **options)
+
+
+def __getattr__(name: str) -> Any:
+    """The replay report's classes, imported on first use (handling events needs none)."""
+    if name in _REPLAY_NAMES:
+        from . import _replay
+
+        return getattr(_replay, name)
+    raise AttributeError(f"module 'dunning_rules' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
@@ -47,6 +81,11 @@ __all__ = [
     "load_rules",
     "Outcome",
     "PluginError",
+    "replay",
+    "replay_compare",
+    "ReplayComparison",
+    "ReplayError",
+    "ReplayReport",
     "Rule",
     "RuleFileError",
     "RuleSet",

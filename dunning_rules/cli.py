@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from ._cli_common import UsageError, jsonable, parse_time, step_table
 from ._cli_history import COUNT_LIMIT, history_command
+from ._cli_replay import add_replay_parser, run_replay
 from ._cli_worker import run_due_command
 from .errors import DunningRulesError, EventError, RuleFileError
 from .outcome import RUN_STATUSES
@@ -185,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
         f" (counted up to {COUNT_LIMIT})",
     )
     history.add_argument("--json", action="store_true", help="print the runs as JSON")
+    add_replay_parser(sub)
     return parser
 
 
@@ -310,6 +312,7 @@ _COMMANDS = {
     "schema": _schema,
     "run-due": run_due_command,
     "history": history_command,
+    "replay": run_replay,
 }
 
 
