@@ -561,3 +561,38 @@ def test_every_outcome_warning_is_logged_with_its_event_rule_and_run(clock, capl
         "r",
         outcome.runs[0].id,
     )
+
+
+def test_lookups_are_fetched_only_when_a_condition_needs_them(clock):
+    """A VIP rule on "a big invoice or a big customer": when the amount alone decides, the
+    lifetime-value lookup is never fetched; when it does not, it is fetched once."""
+    text = """
+version: 1
+settings: {vip_amount: 500}
+lookups:
+  ltv: {type: count.ltv, customer: data.object.customer}
+rules:
+  - name: vip
+    on: invoice.payment_failed
+    when:
+      any:
+        - "data.object.amount_due > settings.vip_amount"
+        - "vars.ltv.amount > `100000`"
+    actions: [{type: note, text: vip}]
+"""
+    calls = []
+
+    def ltv(args, ctx):
+        calls.append(args["customer"])
+        return {"amount": 200000}
+
+    engine = dr.Engine(
+        dr.load_rules(text),
+        adapters={"note": RecordingAdapter()},
+        lookups={"count.ltv": ltv},
+        clock=clock,
+    )
+    assert engine.handle(event(amount_due=75000)).matched == ("vip",)
+    assert calls == []
+    assert engine.handle(event(amount_due=100, id="evt_small")).matched == ("vip",)
+    assert calls == ["cus_QXg1o8vcGmoR32"]

@@ -64,8 +64,12 @@ def key_text(value: Any) -> str | None:
 class Scope:
     """The expression root for one event: the event plus ``settings``, ``vars`` and ``steps``.
 
-    Lookups are fetched lazily, at most once per event, and only those an expression reads;
-    with ``fetch=None`` (simulate) they are null.
+    Lookups are fetched lazily, at most once per event, and only when an expression that is
+    evaluated reads them: ``vars`` fetches a lookup the first time a path reaches it, so
+    ``any``, ``all``, ``||`` and ``&&`` decide from what they have first (a rule on "a big
+    invoice or a big customer" pages through the customer's invoices only when the invoice
+    alone does not decide). An expression that may read any lookup (``vars.*``) fetches them
+    all first. With ``fetch=None`` (simulate) they are null.
     """
 
     def __init__(
@@ -77,7 +81,7 @@ class Scope:
         warnings: list[str],
     ) -> None:
         self.event = event
-        self.vars: dict[str, Any] = {}
+        self.vars: dict[str, Any] = _Vars(self)
         self._lookups = lookups
         self._fetch = fetch
         self.warnings = warnings
@@ -89,15 +93,22 @@ class Scope:
         return {**self._base, "steps": steps}
 
     def need(self, names: frozenset[str] | None) -> None:
-        """Fetch the lookups in ``names`` (None: every lookup) that are not fetched yet."""
-        wanted = self._lookups if names is None else names
-        for name in wanted:
-            if name in self.vars:
-                continue
-            spec = self._lookups.get(name)
-            if spec is None:
-                continue
-            self.vars[name] = self._resolve(spec)
+        """Before an expression runs: with ``names`` None (it may read any lookup, through
+        ``vars.*`` or ``keys(vars)``), fetch every lookup not fetched yet; named lookups are
+        fetched when the expression reaches them."""
+        if names is not None:
+            return
+        for name in self._lookups:
+            self.fetched(name)
+
+    def fetched(self, name: str) -> Any:
+        """The value of lookup ``name``, fetched on first use (KeyError: no such lookup)."""
+        if dict.__contains__(self.vars, name):
+            return dict.__getitem__(self.vars, name)
+        spec = self._lookups[name]
+        value = self._resolve(spec)
+        dict.__setitem__(self.vars, name, value)
+        return value
 
     def _resolve(self, spec: LookupSpec) -> Any:
         if self._fetch is None:
@@ -123,6 +134,25 @@ class Scope:
         except Exception as exc:
             self.condition_failed(what, exc)
             return False
+
+
+class _Vars(dict[str, Any]):
+    """``vars``: a lookup is fetched the first time an expression reads it."""
+
+    __slots__ = ("_scope",)
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__()
+        self._scope = scope
+
+    def __missing__(self, name: str) -> Any:
+        return self._scope.fetched(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
 
 
 class RunPlan(NamedTuple):
