@@ -31,7 +31,7 @@ INTERRUPTED = 130
 """The exit status after Ctrl-C outside a worker loop: 128 + SIGINT (2)."""
 
 _EXAMPLES = {
-    "validate": "dunning-rules validate rules/*.yaml",
+    "validate": "dunning-rules validate rules/*.yaml\n  dunning-rules validate --strict rules.yaml",
     "simulate": (
         "dunning-rules simulate rules.yaml --event examples/events/invoice.payment_failed.json\n"
         "  dunning-rules simulate rules.yaml --event event.json --at 2026-01-01T09:00Z --json"
@@ -82,20 +82,41 @@ def _parser() -> argparse.ArgumentParser:
         "check rule files; print every problem",
         "Load the rule files together and build an engine on them with the built-in\n"
         "adapters: every problem (YAML, schema, expressions, unknown step types, bad\n"
-        "parameters) is printed as file:line:column.",
+        "parameters, steps., settings. and vars. that name nothing) is printed as\n"
+        "file:line:column. Warnings (an event type Stripe does not send, a field the\n"
+        "event's object does not have, a comparison of different types) are printed too;\n"
+        "--strict fails on them.",
+        codes="exit status: 0 fine, 1 problems found (or warnings, with --strict), 2 bad usage",
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="a rule file (YAML)")
+    validate.add_argument(
+        "--strict", action="store_true", help="exit 1 when there are warnings, as for errors"
+    )
 
     simulate = _add(
         sub,
         "simulate",
         "show what an event would do, doing nothing",
         "Plan every step each matching rule would run for one Stripe event, past waits\n"
-        "and approvals. Nothing is sent, stored or fetched.",
+        "and approvals. Nothing is sent, stored or fetched. Given several events (--event\n"
+        "more than once, a directory, or a JSON Lines file), they run in `created` order on\n"
+        "a simulated clock with the same dedupe, waits and cancels as production, and each\n"
+        "invoice's messages are listed.",
     )
     simulate.add_argument("files", nargs="+", metavar="FILE", help="a rule file (YAML)")
     simulate.add_argument(
-        "--event", required=True, metavar="EVENT.json", help="a Stripe event, as JSON"
+        "--event",
+        required=True,
+        action="append",
+        metavar="EVENT",
+        help="a Stripe event as JSON; again for more events, or a directory or a .jsonl file",
+    )
+    simulate.add_argument(
+        "--lookup",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="a lookup's value, e.g. ltv='{\"amount\": 120000}' (lookups are null otherwise)",
     )
     simulate.add_argument("--json", action="store_true", help="print the Outcome as JSON")
     simulate.add_argument(
@@ -243,11 +264,19 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(args.files)
     rules = engine.rules
     files = len(rules.sources)
-    print(
-        f"ok: {len(rules)} rule{'s' if len(rules) != 1 else ''} in {files} "
-        f"file{'s' if files != 1 else ''}",
-        file=out,
+    for warning in rules.warnings:
+        print(f"warning: {warning}", file=out)
+    summary = (
+        f"{len(rules)} rule{'s' if len(rules) != 1 else ''} in {files} "
+        f"file{'s' if files != 1 else ''}"
     )
+    count = len(rules.warnings)
+    if count:
+        summary += f", {count} warning{'s' if count != 1 else ''}"
+    if count and args.strict:
+        print(f"{summary}: --strict fails on warnings", file=out)
+        return 1
+    print(f"ok: {summary}", file=out)
     return 0
 
 
@@ -268,13 +297,32 @@ def _fixed_clock(at: str | None) -> Callable[[], _dt.datetime] | None:
     return lambda: moment
 
 
+def _lookups(given: Sequence[str]) -> dict[str, Any] | None:
+    if not given:
+        return None
+    values = {}
+    for item in given:
+        name, equals, text = item.partition("=")
+        if not equals or not name.strip():
+            raise UsageError(f"--lookup {item!r}: write NAME=JSON, e.g. ltv='{{\"amount\": 1}}'")
+        try:
+            values[name.strip()] = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"--lookup {name}: not JSON: {exc}") from None
+    return values
+
+
 def _simulate(args: argparse.Namespace, out: TextIO) -> int:
-    event = _read_event(args.event)
+    lookups = _lookups(args.lookup)
+    paths = args.event
+    if len(paths) > 1 or os.path.isdir(paths[0]) or paths[0].endswith(".jsonl"):
+        return _simulate_stream(args, paths, lookups, out)
+    event = _read_event(paths[0])
     engine = _engine(args.files, clock=_fixed_clock(args.at))
     try:
-        outcome = engine.simulate(event)
+        outcome = engine.simulate(event, lookups=lookups)
     except EventError as exc:
-        raise UsageError(f"--event {args.event}: {exc}") from None
+        raise UsageError(f"--event {paths[0]}: {exc}") from None
     if args.json:
         json.dump(jsonable(outcome), out, indent=2, ensure_ascii=False)
         out.write("\n")
@@ -298,11 +346,49 @@ def _simulate(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if failed else 0
 
 
-def _schema(args: argparse.Namespace, out: TextIO) -> int:
-    from .rules.loader import rules_schema
+def _simulate_stream(
+    args: argparse.Namespace, paths: Sequence[str], lookups: dict[str, Any] | None, out: TextIO
+) -> int:
+    """Several events: a replay with each invoice's messages kept, printed in order."""
+    from ._replay import replay
 
-    json.dump(rules_schema(1), out, indent=2, ensure_ascii=False)
-    out.write("\n")
+    rules = _engine(args.files).rules
+    events: Any = paths[0] if len(paths) == 1 else [_read_event(path) for path in paths]
+    try:
+        report = replay(rules, events, lookups=lookups, sequences=True)
+    except DunningRulesError as exc:
+        raise UsageError(f"--event: {exc}") from None
+    sequences = report.sequences or {}
+    if args.json:
+        listing = {
+            subject: [{"at": _iso(at), "step": kind, "rule": rule} for at, kind, rule in steps]
+            for subject, steps in sequences.items()
+        }
+        json.dump({"messages": listing, "report": report.to_dict()}, out, indent=2)
+        out.write("\n")
+        return 0
+    print(f"{report.events} events in created order, on a simulated clock", file=out)
+    for subject, steps in sorted(sequences.items()):
+        print(f"\n{subject}", file=out)
+        for at, kind, rule in steps:
+            print(f"  {_iso(at)}  {kind:<12} rule {rule}", file=out)
+    runs = report.runs
+    print(
+        f"\nruns: {runs['started']} started, {runs['completed']} completed, "
+        f"{runs['cancelled']} cancelled, {runs['failed']} failed, {runs['waiting']} waiting",
+        file=out,
+    )
+    return 1 if runs["failed"] else 0
+
+
+def _iso(epoch: float) -> str:
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).isoformat()
+
+
+def _schema(args: argparse.Namespace, out: TextIO) -> int:
+    from .rules._schema_build import generate_schema, schema_text
+
+    out.write(schema_text(generate_schema()))
     return 0
 
 

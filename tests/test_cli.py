@@ -403,3 +403,39 @@ def test_python_m_with_a_pipe_closed_early_prints_no_traceback():
         err = proc.stderr.read()
         code = proc.wait(timeout=60)
     assert (code, err) == (141, b"")
+
+
+def test_simulate_several_events_runs_them_in_order_on_a_simulated_clock(tmp_path):
+    """Two --event files: the failure's email goes out, the payment a day later cancels the
+    run, so no SMS; the listing is each invoice's messages in order."""
+    paid = json.loads((EVENTS / "invoice.paid.json").read_text())
+    failed = json.loads((EVENTS / "invoice.payment_failed.json").read_text())
+    paid["created"] = failed["created"] + 86400
+    (tmp_path / "paid.json").write_text(json.dumps(paid))
+    code, out = run(
+        "simulate",
+        EXAMPLE,
+        "--event",
+        str(EVENTS / "invoice.payment_failed.json"),
+        "--event",
+        str(tmp_path / "paid.json"),
+    )
+    assert code == 0
+    assert out.splitlines() == [
+        "2 events in created order, on a simulated clock",
+        "",
+        "in_1Pgc6tB7WZ01zgkWu9fdqL6I",
+        "  2024-07-26T01:34:19+00:00  email        rule standard-card-declined",
+        "",
+        "runs: 1 started, 0 completed, 1 cancelled, 0 failed, 0 waiting",
+    ]
+
+
+def test_simulate_takes_lookup_values():
+    """--lookup ltv=JSON decides a rule on lifetime value; a bad value is exit 2."""
+    event = str(EVENTS / "invoice.payment_failed.json")
+    code, out = run("simulate", EXAMPLE, "--event", event, "--lookup", 'ltv={"amount": 2000000}')
+    assert code == 0
+    assert "rule vip-card-declined" in out
+    code, _ = run("simulate", EXAMPLE, "--event", event, "--lookup", "ltv={")
+    assert code == 2
