@@ -193,13 +193,18 @@ class PluginError(DunningRulesError):
     """An entry point of the ``dunning_rules.actions`` group does not provide an adapter."""
 
 
+_REQUIREMENTS = {"psycopg": "psycopg[binary]"}
+"""What to install for a package that needs more than its name."""
+
+
 class MissingExtraError(DunningRulesError, ImportError):
     """An optional dependency is missing; the message names the extra that installs it."""
 
     def __init__(self, package: str, extra: str, feature: str) -> None:
+        requirement = _REQUIREMENTS.get(package, package)
         super().__init__(
-            f"{feature} needs {package!r}, which is not installed: "
-            f"pip install 'dunning-rules[{extra}]'"
+            f"{feature} needs {package!r}, which is not installed: pip install '{requirement}'"
+            f" (the '{extra}' extra of dunning-rules)"
         )
         self.package = package
         self.extra = extra

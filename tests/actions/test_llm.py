@@ -396,8 +396,9 @@ def test_bad_rendered_values_fail_before_calling(
 
 
 def test_without_litellm_the_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without litellm installed, the error names the ``llm`` extra."""
+    """Without litellm installed, the error says what to install and names the ``llm`` extra."""
     monkeypatch.setitem(sys.modules, "litellm", None)
-    with pytest.raises(MissingExtraError, match=r"pip install 'dunning-rules\[llm\]'") as info:
+    wanted = r"pip install 'litellm' \(the 'llm' extra of dunning-rules\)"
+    with pytest.raises(MissingExtraError, match=wanted) as info:
         LLM(api_key=LLM_KEY)(params(), make_ctx())
     assert (info.value.package, info.value.extra) == ("litellm", "llm")
