@@ -21,7 +21,15 @@ from .rules.executor import Advance, Executor
 from .rules.functions import clock_scope
 from .rules.loader import compile_stored_rule
 from .rules.model import LookupSpec, Rule, RuleSet
-from .rules.planner import RunPlan, Scope, check_event, is_static, plan_event, plan_steps
+from .rules.planner import (
+    RunPlan,
+    Scope,
+    check_event,
+    check_event_text,
+    is_static,
+    plan_event,
+    plan_steps,
+)
 from .store import open_store
 from .store.base import Ingest, LeaseLostError, RunStore, int64
 
@@ -207,7 +215,7 @@ class Engine:
         answers in milliseconds whatever its steps do). Conditions that read a lookup still
         fetch it here, to decide which rules match.
         """
-        event = check_event(event)
+        event, event_body = check_event_text(event)
         event_id, event_type = event["id"], event["type"]
         if self._store.has_event(event_id):
             return Outcome(event_id=event_id, event_type=event_type, duplicate=True)
@@ -232,6 +240,8 @@ class Engine:
                     rule_versions={s.rule.version: s.rule.definition for s in starts},
                     owner=self._owner,
                     lease_until=None if defer else lease_until,
+                    event=event,
+                    event_body=event_body,
                 )
             )
             if result.duplicate:

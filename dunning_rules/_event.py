@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import EventError
 
-__all__ = ["MAX_EVENT_DEPTH", "THIN_EVENT", "wire_event"]
+__all__ = ["MAX_EVENT_DEPTH", "THIN_EVENT", "wire_event", "wire_event_text"]
 
 THIN_EVENT = (
     "the body is a Stripe thin event (v2.core.event), which carries no data.object; "
@@ -32,7 +32,7 @@ MAX_EVENT_DEPTH = 64
 """How deeply objects and lists may nest in an event (Stripe's deepest payloads nest about 11
 levels: an invoice's line items with their price and its tiers)."""
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _INNERMOST = re.compile(r"\{[^{}\[\]]*\}|\[[^{}\[\]]*\]")
 
 
@@ -73,6 +73,11 @@ def wire_event(event: Any) -> dict[str, Any]:
     The caller's object is never changed. Only the shape every Stripe event has is checked
     here (a mapping); :func:`~dunning_rules.rules.planner.check_event` checks its fields.
     """
+    return wire_event_text(event)[0]
+
+
+def wire_event_text(event: Any) -> tuple[dict[str, Any], str]:
+    """:func:`wire_event`, and the event's JSON text (what the stores keep: encoded once)."""
     if not isinstance(event, Mapping):
         to_dict = getattr(event, "to_dict", None)
         if not callable(to_dict):
@@ -99,4 +104,4 @@ def wire_event(event: Any) -> dict[str, Any]:
     if _too_deep(text):
         raise EventError(f"event nests deeper than {MAX_EVENT_DEPTH} levels")
     wire: dict[str, Any] = json.loads(text)
-    return wire
+    return wire, text

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import os
 import signal
 import subprocess
@@ -594,8 +595,15 @@ def test_the_readme_has_exactly_two_setup_commands():
     """README's "Set up": one command runs the example, one runs the whole test suite."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     setup = readme.split("\n## Set up\n", 1)[1].split("\n## ", 1)[0]
-    commands = setup.split("```sh\n")[1:]
-    assert len(commands) == 2
+    blocks = re.findall(r"^```(sh|console)\n(.*?)^```", setup, re.S | re.M)
+    commands = [
+        line.removeprefix("$ ")
+        for kind, text in blocks
+        for line in text.splitlines()
+        if kind == "sh" or line.startswith("$ ")
+    ]
+    assert len(commands) == 2, commands
+    assert commands[0].startswith("python3 -m venv .venv && ")
     assert "dunning-rules simulate examples/smart_dunning.yaml" in commands[0]
-    assert commands[1].startswith("bash .ci/test.sh")
+    assert commands[1] == "bash .ci/test.sh"
     assert "bash .ci/test.sh" in (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()

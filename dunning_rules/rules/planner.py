@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from .._event import THIN_EVENT, wire_event
+from .._event import THIN_EVENT, wire_event_text
 from ..errors import EventError
 from ..outcome import ActionRecord
 from .expressions import Escape, Expression, empty_warning, is_true
@@ -24,6 +24,7 @@ __all__ = [
     "RunPlan",
     "Scope",
     "check_event",
+    "check_event_text",
     "key_text",
     "plan_event",
     "plan_steps",
@@ -41,7 +42,12 @@ def check_event(given: Any) -> dict[str, Any]:
     A ``stripe.Event``, a dict subclass or a dict give the same plain value (see
     :func:`dunning_rules._event.wire_event`).
     """
-    event = wire_event(given)
+    return check_event_text(given)[0]
+
+
+def check_event_text(given: Any) -> tuple[dict[str, Any], str]:
+    """:func:`check_event`, and the event's JSON text, encoded once for the store."""
+    event, text = wire_event_text(given)
     if not isinstance(event.get("id"), str):
         raise EventError("a Stripe event needs a string 'id'")
     if not isinstance(event.get("type"), str):
@@ -51,7 +57,7 @@ def check_event(given: Any) -> dict[str, Any]:
         if event.get("object") == "v2.core.event" or "related_object" in event:
             raise EventError(f"event {event['id']!r}: {THIN_EVENT}")
         raise EventError(f"event {event['id']!r} needs a mapping 'data.object'")
-    return event
+    return event, text
 
 
 def key_text(value: Any) -> str | None:

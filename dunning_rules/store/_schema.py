@@ -21,6 +21,7 @@ __all__ = [
     "LIVE",
     "META_TABLE",
     "POSTGRES_MIGRATIONS",
+    "RUN_EVENT",
     "SELECT_VERSION",
     "SQLITE_MIGRATIONS",
     "UPSERT_VERSION",
@@ -84,6 +85,13 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE dunning_rules_runs ADD COLUMN step_started REAL",
         "UPDATE dunning_rules_runs SET cursor = coalesce(json_extract(body, '$.cursor'), 0)",
     ),
+    # 3: the event once. A run started by an event keeps its event in the event's row
+    # (`dunning_rules_events.body`) and only its id (`event_id`); `event` is then ''.
+    (
+        "ALTER TABLE dunning_rules_events ADD COLUMN body TEXT",
+        "ALTER TABLE dunning_rules_runs ADD COLUMN event_id TEXT",
+        "UPDATE dunning_rules_runs SET event_id = json_extract(body, '$.event_id')",
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
@@ -129,7 +137,18 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE dunning_rules_runs ADD COLUMN IF NOT EXISTS step_started timestamptz",
         "UPDATE dunning_rules_runs SET cursor = coalesce((body::json ->> 'cursor')::integer, 0)",
     ),
+    # 3: the event once, as in SQLITE_MIGRATIONS.
+    (
+        "ALTER TABLE dunning_rules_events ADD COLUMN IF NOT EXISTS body text",
+        'ALTER TABLE dunning_rules_runs ADD COLUMN IF NOT EXISTS event_id text COLLATE "C"',
+        "UPDATE dunning_rules_runs SET event_id = body::json ->> 'event_id'",
+    ),
 )
+
+RUN_EVENT = """CASE WHEN dunning_rules_runs.event <> '' THEN dunning_rules_runs.event
+    ELSE (SELECT e.body FROM dunning_rules_events e WHERE e.id = dunning_rules_runs.event_id)
+    END"""
+"""The SQL of a run row's event text: its own, or its event's."""
 
 CREATE_META = f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
     name TEXT PRIMARY KEY,
@@ -200,7 +219,7 @@ def list_runs_sql(
             args.append(value)
     condition = f" WHERE {' AND '.join(where)}" if where else ""
     sql = (
-        f"SELECT body, event, epoch FROM dunning_rules_runs{condition}"
+        f"SELECT body, {RUN_EVENT}, epoch FROM dunning_rules_runs{condition}"
         f" ORDER BY seq DESC LIMIT {placeholder}"
     )
     return sql, args

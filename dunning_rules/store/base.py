@@ -23,12 +23,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..errors import StoreError
 from ..outcome import Run
+from ._codec import dump_event
 
 __all__ = [
     "Ingest",
     "IngestResult",
     "LeaseLostError",
     "RunStore",
+    "event_texts",
     "int64",
     "merge_cancelled",
 ]
@@ -89,6 +91,10 @@ class Ingest:
     rule_versions: Mapping[str, Mapping[str, Any]] | None = None
     owner: str = ""
     lease_until: _dt.datetime | None = None
+    event: Mapping[str, Any] | None = None
+    """The event the runs were started by, and ``event_body`` its JSON text: a SQL store keeps
+    it once, with the event id, for every run whose ``event`` is this very object."""
+    event_body: str | None = None
 
 
 def cancel_run(run: Run, batch: Ingest) -> Run:
@@ -106,6 +112,18 @@ def superseded(batch: Ingest, marker: int | None) -> bool:
     """True when a cancelling event for a run's key, created at ``marker``, came after
     ``batch``'s event: that failure is old news and starts no run."""
     return marker is not None and batch.created is not None and marker >= batch.created
+
+
+def event_texts(batch: Ingest) -> tuple[str | None, list[str]]:
+    """The event body a SQL store keeps with the event id (None: no run needs it), and, for
+    each run of ``batch``, the text it keeps with the run: ``""`` for a run whose event is the
+    batch's (read back from the event), the run's own event otherwise."""
+    body = batch.event_body if batch.event is not None else None
+    own = [
+        "" if body is not None and run.event is batch.event else dump_event(run)
+        for run in batch.runs
+    ]
+    return (body if batch.runs else None), own
 
 
 def marker_rows(batch: Ingest) -> list[tuple[str, str, int]]:

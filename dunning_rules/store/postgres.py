@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from .._redact import redact_url as redact
 from ..errors import MissingExtraError, StoreError
 from ..outcome import Run
-from ._codec import dump_event, dump_run, load_run
+from ._codec import dump_run, load_run
 from ._schema import (
     CREATE_META,
     LIVE,
     META_TABLE,
     POSTGRES_MIGRATIONS,
+    RUN_EVENT,
     SELECT_VERSION,
     UPSERT_VERSION,
     Migration,
@@ -42,6 +43,7 @@ from .base import (
     IngestResult,
     LeaseLostError,
     cancel_run,
+    event_texts,
     int64,
     marker_rows,
     merge_cancelled,
@@ -60,9 +62,9 @@ T = TypeVar("T")
 SCHEMA_LOCK = 0x64756E6E696E67  # "dunning"
 """The ``pg_advisory_xact_lock`` key held while the tables are created or upgraded."""
 
-_INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at)
-    VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"""
-_SELECT_LIVE = f"""SELECT seq, body, event, epoch FROM dunning_rules_runs
+_INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at, body)
+    VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"""
+_SELECT_LIVE = f"""SELECT seq, body, {RUN_EVENT}, epoch FROM dunning_rules_runs
     WHERE rule = %s AND key = %s AND {LIVE} ORDER BY seq FOR UPDATE"""
 # A cancel keeps the epoch: the worker that held the run can still write its last records.
 _CANCEL = """UPDATE dunning_rules_runs
@@ -76,9 +78,9 @@ _LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (%s, %s) ON CONFLICT (version) DO NOTHING"""
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
-    (id, rule, key, status, next_at, owner, lease_until, body, event, epoch, cursor)
+    (id, rule, key, status, next_at, owner, lease_until, body, event, epoch, cursor, event_id)
     SELECT %(id)s, %(rule)s, %(key)s, %(status)s, %(next_at)s, %(owner)s, %(lease_until)s,
-        %(body)s, %(event)s, %(epoch)s, %(cursor)s
+        %(body)s, %(event)s, %(epoch)s, %(cursor)s, %(event_id)s
     WHERE NOT EXISTS (
         SELECT 1 FROM dunning_rules_runs WHERE rule = %(rule)s AND key = %(key)s AND {LIVE})
     ON CONFLICT (rule, key) WHERE {LIVE} AND key IS NOT NULL DO NOTHING"""
@@ -91,11 +93,11 @@ _CLAIM_DUE = f"""UPDATE dunning_rules_runs AS r
         FOR UPDATE SKIP LOCKED
     ) AS due
     WHERE r.seq = due.seq
-    RETURNING r.body, r.event, r.epoch"""
-_CLAIM = """UPDATE dunning_rules_runs SET owner = %s, lease_until = %s, epoch = epoch + 1
+    RETURNING r.body, {RUN_EVENT.replace("dunning_rules_runs.", "r.")}, r.epoch"""
+_CLAIM = f"""UPDATE dunning_rules_runs SET owner = %s, lease_until = %s, epoch = epoch + 1
     WHERE id = %s AND status = ANY(%s::text[])
         AND (lease_until IS NULL OR lease_until <= %s)
-    RETURNING body, event, epoch"""
+    RETURNING body, {RUN_EVENT}, epoch"""
 _HELD = f"id = %s AND owner = %s AND epoch = %s AND {LIVE}"
 _START = f"""UPDATE dunning_rules_runs SET lease_until = %s, step_started = %s
     WHERE {_HELD} AND cursor = %s"""
@@ -104,8 +106,9 @@ _SAVE = f"""UPDATE dunning_rules_runs
     SET status = %s, next_at = %s, owner = %s, lease_until = %s, body = %s, cursor = %s,
         step_started = NULL
     WHERE {_HELD}"""
-_SELECT_HELD = """SELECT status, owner, epoch, body, event FROM dunning_rules_runs
+_SELECT_HELD = f"""SELECT status, owner, epoch, body, {RUN_EVENT} FROM dunning_rules_runs
     WHERE id = %s FOR UPDATE"""
+_SELECT_RUN = f"SELECT body, {RUN_EVENT}, epoch FROM dunning_rules_runs WHERE id = %s"
 _WRITE_BODY = "UPDATE dunning_rules_runs SET body = %s, step_started = NULL WHERE id = %s"
 CHANNEL = "dunning_rules_work"
 """The LISTEN/NOTIFY channel on which deferred runs wake the workers."""
@@ -248,6 +251,7 @@ class PostgresStore:
         lease_until = _utc(batch.lease_until)
         received = aware(batch.received_at)
         definitions = batch.rule_versions or {}
+        event_body, run_events = event_texts(batch)
 
         # Events that touch the same (rule, key) take turns: a payment and a failure handled
         # at once by two workers must not both miss each other's marker and run.
@@ -257,7 +261,8 @@ class PostgresStore:
 
         def work(cur: psycopg.Cursor[Any]) -> IngestResult:
             cur.execute(
-                _INSERT_EVENT, (batch.event_id, batch.event_type, int64(batch.created), received)
+                _INSERT_EVENT,
+                (batch.event_id, batch.event_type, int64(batch.created), received, event_body),
             )
             if cur.rowcount == 0:
                 return IngestResult(duplicate=True)
@@ -279,7 +284,7 @@ class PostgresStore:
             started: list[Run] = []
             skipped: list[Run] = []
             old: list[Run] = []
-            for run in batch.runs:
+            for run, run_event in zip(batch.runs, run_events, strict=True):
                 if run.key is not None and batch.created is not None:
                     cur.execute(_SELECT_MARKER, (run.rule, run.key))
                     row = cur.fetchone()
@@ -297,9 +302,10 @@ class PostgresStore:
                         "owner": owner,
                         "lease_until": lease_until,
                         "body": dump_run(run),
-                        "event": dump_event(run),
+                        "event": run_event,
                         "epoch": epoch,
                         "cursor": run.cursor,
+                        "event_id": run.event_id or batch.event_id,
                     },
                 )
                 if cur.rowcount:
@@ -422,9 +428,7 @@ class PostgresStore:
 
     def get(self, run_id: str) -> Run | None:
         def work(cur: psycopg.Cursor[Any]) -> Run | None:
-            cur.execute(
-                "SELECT body, event, epoch FROM dunning_rules_runs WHERE id = %s", (run_id,)
-            )
+            cur.execute(_SELECT_RUN, (run_id,))
             row = cur.fetchone()
             return load_run(*row) if row is not None else None
 

@@ -22,10 +22,11 @@ from typing import Any, ClassVar
 
 from ..errors import StoreError
 from ..outcome import Run
-from ._codec import dump_event, dump_run, load_run
+from ._codec import dump_run, load_run
 from ._schema import (
     CREATE_META,
     LIVE,
+    RUN_EVENT,
     SELECT_VERSION,
     SQLITE_MIGRATIONS,
     UPSERT_VERSION,
@@ -41,6 +42,7 @@ from .base import (
     IngestResult,
     LeaseLostError,
     cancel_run,
+    event_texts,
     int64,
     marker_rows,
     merge_cancelled,
@@ -53,9 +55,9 @@ logger = logging.getLogger(__name__)
 
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
-_INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at)
-    VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"""
-_SELECT_LIVE = f"""SELECT seq, body, event, epoch FROM dunning_rules_runs
+_INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at, body)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"""
+_SELECT_LIVE = f"""SELECT seq, body, {RUN_EVENT}, epoch FROM dunning_rules_runs
     WHERE rule = ? AND key = ? AND {LIVE} ORDER BY seq"""
 # A cancel keeps the epoch: the worker that held the run can still write its last records.
 _CANCEL = """UPDATE dunning_rules_runs
@@ -67,18 +69,18 @@ _SELECT_MARKER = "SELECT created FROM dunning_rules_markers WHERE rule = ? AND k
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (?, ?) ON CONFLICT (version) DO NOTHING"""
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
-    (id, rule, key, status, next_at, owner, lease_until, body, event, epoch, cursor)
-    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+    (id, rule, key, status, next_at, owner, lease_until, body, event, epoch, cursor, event_id)
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
     WHERE NOT EXISTS (
         SELECT 1 FROM dunning_rules_runs WHERE rule = ? AND key = ? AND {LIVE})"""
-_SELECT_DUE = f"""SELECT seq, body, event, epoch FROM dunning_rules_runs
+_SELECT_DUE = f"""SELECT seq, body, {RUN_EVENT}, epoch FROM dunning_rules_runs
     WHERE {LIVE} AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
     ORDER BY next_at, id LIMIT ?"""
 _LEASE_SEQ = """UPDATE dunning_rules_runs SET owner = ?, lease_until = ?, epoch = epoch + 1
     WHERE seq = ?"""
-_CLAIM = """UPDATE dunning_rules_runs SET owner = ?, lease_until = ?, epoch = epoch + 1
-    WHERE id = ? AND status IN ({statuses}) AND (lease_until IS NULL OR lease_until <= ?)
-    RETURNING body, event, epoch"""
+_CLAIM = f"""UPDATE dunning_rules_runs SET owner = ?, lease_until = ?, epoch = epoch + 1
+    WHERE id = ? AND status IN ({{statuses}}) AND (lease_until IS NULL OR lease_until <= ?)
+    RETURNING body, {RUN_EVENT}, epoch"""
 _HELD = f"id = ? AND owner = ? AND epoch = ? AND {LIVE}"
 _START = f"""UPDATE dunning_rules_runs SET lease_until = ?, step_started = ?
     WHERE {_HELD} AND cursor = ?"""
@@ -87,7 +89,9 @@ _SAVE = f"""UPDATE dunning_rules_runs
     SET status = ?, next_at = ?, owner = ?, lease_until = ?, body = ?, cursor = ?,
         step_started = NULL
     WHERE {_HELD}"""
-_SELECT_HELD = "SELECT status, owner, epoch, body, event FROM dunning_rules_runs WHERE id = ?"
+_SELECT_HELD = f"""SELECT status, owner, epoch, body, {RUN_EVENT} FROM dunning_rules_runs
+    WHERE id = ?"""
+_SELECT_RUN = f"SELECT body, {RUN_EVENT}, epoch FROM dunning_rules_runs WHERE id = ?"
 _WRITE_BODY = "UPDATE dunning_rules_runs SET body = ?, step_started = NULL WHERE id = ?"
 
 
@@ -233,9 +237,11 @@ class SQLiteStore:
     def ingest(self, batch: Ingest) -> IngestResult:
         received = _epoch(batch.received_at)
         definitions = batch.rule_versions or {}
+        event_body, run_events = event_texts(batch)
         with self._write() as db:
             new = db.execute(
-                _INSERT_EVENT, (batch.event_id, batch.event_type, int64(batch.created), received)
+                _INSERT_EVENT,
+                (batch.event_id, batch.event_type, int64(batch.created), received, event_body),
             )
             if new.rowcount == 0:
                 return IngestResult(duplicate=True)
@@ -256,7 +262,7 @@ class SQLiteStore:
             lease_until = _epoch(batch.lease_until)
             epoch = 1 if leased else 0
             started, skipped, old = [], [], []
-            for run in batch.runs:
+            for run, run_event in zip(batch.runs, run_events, strict=True):
                 if run.key is not None and batch.created is not None:
                     row = db.execute(_SELECT_MARKER, (run.rule, run.key)).fetchone()
                     if superseded(batch, row[0] if row else None):
@@ -271,9 +277,10 @@ class SQLiteStore:
                     owner,
                     lease_until,
                     dump_run(run),
-                    dump_event(run),
+                    run_event,
                     epoch,
                     run.cursor,
+                    run.event_id or batch.event_id,
                     run.rule,
                     run.key,
                 )
@@ -374,9 +381,7 @@ class SQLiteStore:
 
     def get(self, run_id: str) -> Run | None:
         with self._read() as db:
-            row = db.execute(
-                "SELECT body, event, epoch FROM dunning_rules_runs WHERE id = ?", (run_id,)
-            ).fetchone()
+            row = db.execute(_SELECT_RUN, (run_id,)).fetchone()
         return load_run(*row) if row is not None else None
 
     def next_due(self) -> _dt.datetime | None:

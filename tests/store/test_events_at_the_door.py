@@ -183,3 +183,45 @@ def test_decimal_fields_are_written_as_stripe_sends_them(failed_event):
     event["data"]["object"]["lines"]["data"][0]["quantity_decimal"] = decimal.Decimal("NaN")
     with pytest.raises(dr.EventError, match="not JSON"):
         engine.simulate(event)
+
+
+THREE_RULES = "version: 1\nrules:\n" + "".join(
+    f"  - name: r{i}\n    on: invoice.payment_failed\n"
+    "    actions: [{type: note, text: x}, {type: wait, duration: 1d}]\n"
+    for i in range(3)
+)
+
+
+def test_an_event_is_stored_once_for_all_the_runs_it_starts(backend, failed_event):
+    """Three rules match one event: the SQL stores keep the event's text once, with the event,
+    and every run reads it back whole (claimed, listed, fetched)."""
+    clock = FixedClock()
+    engine = dr.Engine(
+        dr.load_rules(THREE_RULES),
+        adapters={"note": RecordingAdapter()},
+        store=backend.open(),
+        clock=clock,
+    )
+    engine.handle(failed_event)
+    wire = json.loads(json.dumps(failed_event))
+    assert [r.event for r in engine.runs()] == [wire] * 3
+    clock.advance(days=1)
+    assert [o.runs[0].event for o in engine.run_due()] == [wire] * 3
+    if backend.kind == "memory":
+        return
+    rows = raw_rows(backend, "SELECT event FROM dunning_rules_runs")
+    assert [row[0] for row in rows] == ["", "", ""]
+    (body,) = raw_rows(backend, "SELECT body FROM dunning_rules_events WHERE body IS NOT NULL")
+    assert json.loads(body[0]) == wire
+
+
+def raw_rows(backend, sql: str) -> list[tuple]:
+    if backend.kind == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(backend.url.removeprefix("sqlite:///")) as db:
+            return db.execute(sql).fetchall()
+    import psycopg
+
+    with psycopg.connect(backend.url) as conn:
+        return conn.execute(sql).fetchall()

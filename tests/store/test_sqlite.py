@@ -179,12 +179,13 @@ class FirstSQLiteStore(SQLiteStore):
 
 
 def test_version_1_database_gains_fencing(db_path):
-    """A version 1 database with a leased run mid-way is upgraded: its cursor is read from the
-    stored run, and the lease holder's claim and saves are fenced from then on."""
+    """A version 1 database with a leased run mid-way is upgraded: its cursor and event id are
+    read from the stored run, it keeps its own event, and claims and saves are fenced from
+    then on."""
     old = FirstSQLiteStore(db_path)
     old.has_event("evt_1")  # creates the version 1 tables
     old.close()
-    run = make_run("run_1", cursor=2)
+    run = make_run("run_1", cursor=2, event_id="evt_1")
     with sqlite3.connect(db_path) as db:
         db.execute(
             "INSERT INTO dunning_rules_runs (id, rule, key, status, next_at, owner, lease_until,"
@@ -195,8 +196,9 @@ def test_version_1_database_gains_fencing(db_path):
     store = SQLiteStore(db_path)
     store.has_event("evt_1")  # opens and upgrades the file
     with sqlite3.connect(db_path) as db:
-        row = db.execute("SELECT cursor, epoch FROM dunning_rules_runs").fetchone()
-    assert row == (2, 0)
+        row = db.execute("SELECT cursor, epoch, event_id FROM dunning_rules_runs").fetchone()
+    assert row == (2, 0, run.event_id or None)
+    assert store.get("run_1").event == {}  # type: ignore[union-attr]  # its own event text
     (claimed,) = store.claim_due(at(2), owner="w2", lease_until=FAR, limit=1)
     assert (claimed.cursor, claimed.epoch) == (2, 1)
     assert store.start_step(claimed, owner="w2", now=at(2), lease_until=FAR)
