@@ -21,8 +21,12 @@ fi
 
 # Headless Chromium renders replay's HTML report in tests/replay/test_html.py.
 if ! command -v chromium >/dev/null 2>&1; then
-    apt-get install -y chromium chromium-driver \
-        || { apt-get update && apt-get install -y chromium chromium-driver; }
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver >&2 \
+        || { $sudo apt-get update -qq >&2 \
+            && $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver >&2; }
 fi
 
 pg_url=$(bash .ci/postgres.sh start)
