@@ -33,7 +33,8 @@ MAX_EVENT_DEPTH = 64
 levels: an invoice's line items with their price and its tiers)."""
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_INNERMOST = re.compile(r"\{[^{}\[\]]*\}|\[[^{}\[\]]*\]")
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_NOT_BRACKET_OR_QUOTE = bytes(code for code in range(256) if chr(code) not in '[]{}"')
 
 
 def _plain(value: object) -> object:
@@ -57,14 +58,20 @@ _ENCODE = json.JSONEncoder(
 ).encode
 
 
-def _too_deep(text: str) -> bool:
-    """True when the JSON ``text`` nests objects and lists deeper than MAX_EVENT_DEPTH."""
-    skeleton = _STRING.sub("", text)
+def _too_deep(text: str, encoded: bytes) -> bool:
+    """True when the JSON ``text`` (``encoded`` in UTF-8) nests objects and lists deeper than
+    MAX_EVENT_DEPTH."""
+    if '\\"' in text:  # a quote inside a string: take strings out the careful way
+        brackets = _NOT_BRACKET.sub("", _STRING.sub("", text)).encode()
+    else:  # every quote opens or closes a string: what lies between odd and even ones is out
+        kept = encoded.translate(None, _NOT_BRACKET_OR_QUOTE)
+        brackets = b"".join(kept.split(b'"')[0::2])
     for _ in range(MAX_EVENT_DEPTH):
-        skeleton, found = _INNERMOST.subn("", skeleton)
-        if not found:
+        shorter = brackets.replace(b"{}", b"").replace(b"[]", b"")
+        if shorter == brackets:
             return False
-    return bool(_INNERMOST.search(skeleton))
+        brackets = shorter
+    return bool(brackets)
 
 
 def wire_event(event: Any) -> dict[str, Any]:
@@ -94,14 +101,14 @@ def wire_event_text(event: Any) -> tuple[dict[str, Any], str]:
     except TypeError as exc:
         raise EventError(f"event is not JSON: {exc}") from None
     try:
-        text.encode("utf-8")
+        encoded = text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise EventError(
             f"event holds text that is not Unicode (a lone surrogate at {exc.start})"
         ) from None
     if "\\u0000" in text:
         raise EventError("event holds a NUL character, which no store can keep")
-    if _too_deep(text):
+    if _too_deep(text, encoded):
         raise EventError(f"event nests deeper than {MAX_EVENT_DEPTH} levels")
     wire: dict[str, Any] = json.loads(text)
     return wire, text
