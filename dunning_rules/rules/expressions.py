@@ -417,9 +417,7 @@ def empty_warning(what: str, param: str, expression: Expression) -> str:
     return f"{what}: {{{{ {expression.source} }}}} in {param} rendered empty"
 
 
-def _render(
-    value: Any, root: Any, escape: Escape | None, empty: list[Expression] | None
-) -> Any:
+def _render(value: Any, root: Any, escape: Escape | None, empty: list[Expression] | None) -> Any:
     if isinstance(value, Template):
         return value.render(root, escape, empty)
     if isinstance(value, dict):
