@@ -13,16 +13,16 @@ more than one file only with the same definition.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import resources
 from typing import Any
 
 from ..errors import DunningRulesError, Location, Problem, RuleFileError
+from ._schema_build import SUPPORTED_VERSIONS, rules_schema, validator
 from ._schema_errors import explain
+from .checks import check_rule_files
 from .expressions import (
     Analysis,
     ExpressionSyntaxError,
@@ -52,28 +52,9 @@ from .model import (
 
 __all__ = ["compile_stored_rule", "load_rules", "rules_schema"]
 
-SUPPORTED_VERSIONS = (1,)
-
 # The parameters of built-in step types that are durations, each at most MAX_DURATION.
 _DURATION_PARAMS = {"wait": ("duration",), "approval": ("timeout",)}
 _DEFAULT_BACKOFF = _dt.timedelta(minutes=1)
-
-
-@functools.cache
-def rules_schema(version: int = 1) -> dict[str, Any]:
-    """The JSON Schema of rule files of ``version``, as shipped inside the package."""
-    if version not in SUPPORTED_VERSIONS:
-        raise ValueError(f"unsupported rule file version {version!r}")
-    text = resources.files("dunning_rules").joinpath("schemas/rules.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-@functools.cache
-def _validator(version: int) -> Any:
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(rules_schema(version))
 
 
 def load_rules(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> RuleSet:
@@ -106,12 +87,14 @@ def load_rules(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
             builder.problems.append(
                 _problem(path, 1, 1, "$", "the document is nested too deeply to load here")
             )
+    errors, warnings = check_rule_files(builder.files, builder.settings, list(builder.lookups))
     problems.extend(builder.problems)
+    problems.extend(errors)
     if problems:
         raise RuleFileError(problems)
     if not documents:
         raise RuleFileError([_problem("<none>", 1, 1, "$", "no rule files given")])
-    return builder.result()
+    return builder.result(warnings)
 
 
 def _read(path: str) -> tuple[str | None, int]:
@@ -156,6 +139,11 @@ def _problem(
     )
 
 
+def _place(problem: Problem) -> tuple[str, int, int, str]:
+    where = problem.location
+    return where.path, where.line, where.column, problem.message
+
+
 def _digest(definition: Mapping[str, Any]) -> str:
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -177,13 +165,15 @@ class _Builder:
         self.settings: dict[str, Any] = {}
         self.lookups: dict[str, tuple[LookupSpec, Any]] = {}
         self.sources: list[str] = []
+        self.files: list[tuple[SourceMap, Any]] = []  # for the checks, once all are read
 
-    def result(self) -> RuleSet:
+    def result(self, warnings: Sequence[Problem] = ()) -> RuleSet:
         rules = RuleSet(
             rules=tuple(self.rules),
             settings=self.settings,
             lookups={name: spec for name, (spec, _) in self.lookups.items()},
             sources=tuple(self.sources),
+            warnings=tuple(sorted(warnings, key=_place)),
         )
         # Compile the matching of every event type a rule names now, not on the first event;
         # a type reached only through a pattern (invoice.*) is compiled when first seen.
@@ -246,6 +236,7 @@ class _Builder:
             )
             return
         invalid = self.check_schema(data, source)
+        self.files.append((source, data))
         self.sources.append(path)
         self.merge_settings(data.get("settings"))
         lookups = data.get("lookups")
@@ -311,7 +302,7 @@ class _Builder:
     def check_schema(self, data: dict[str, Any], source: SourceMap) -> set[JsonPath]:
         """Report schema problems; return the paths of rules and lookups that have any."""
         invalid: set[JsonPath] = set()
-        for error in _validator(1).iter_errors(data):
+        for error in validator(1).iter_errors(data):
             path: JsonPath = tuple(error.absolute_path)
             if len(path) >= 2 and path[0] in ("rules", "lookups"):
                 invalid.add(path[:2])

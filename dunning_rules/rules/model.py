@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Location
+from ..errors import Location, Problem
 from ._compiler import compile_batch
 from .expressions import Condition, Expression, ParamTree
 from .functions import FUNCTIONS
@@ -171,6 +171,8 @@ class RuleSet:
     settings: Mapping[str, Any]
     lookups: Mapping[str, LookupSpec]
     sources: tuple[str, ...]
+    warnings: tuple[Problem, ...] = ()
+    """What loads but is probably wrong (an unknown field, event type): see :mod:`.checks`."""
     _by_type: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False)
     _cancelling: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False)
     _batches: dict[str, Batch] = field(default_factory=dict, repr=False)
