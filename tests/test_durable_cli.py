@@ -7,8 +7,8 @@ import hashlib
 import hmac
 import io
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys

@@ -240,6 +240,6 @@ def test_event_supplied_blocks_are_a_readable_rule_file_error():
         dr.Engine(dr.load_rules(text))
     assert str(caught.value) == (
         "<string>:6:47: $.rules[0].actions[0].blocks: rule 'r': slack parameter blocks: a "
-        'placeholder may fill in text, never add blocks: write a list of blocks, or exactly '
+        "placeholder may fill in text, never add blocks: write a list of blocks, or exactly "
         '"{{ settings.<name> }}"'
     )

@@ -8,9 +8,9 @@ import json
 import pytest
 
 import dunning_rules as dr
+from dunning_rules._replay import replay
 from dunning_rules._replay_source import MAX_LATE, Deliveries, open_events
 from dunning_rules.errors import EventError
-from dunning_rules._replay import replay
 from tests.replay.support import DAY, T0, failed, paid, rules_text
 
 RULES = rules_text(

@@ -241,5 +241,6 @@ def test_open_store_picks_postgres():
 def test_missing_psycopg_names_the_extra(monkeypatch):
     """Without psycopg, the store raises MissingExtraError naming the postgres extra."""
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    with pytest.raises(MissingExtraError, match=re.escape("pip install 'psycopg[binary]' (the 'postgres' extra of dunning-rules)")):
+    wanted = re.escape("pip install 'psycopg[binary]' (the 'postgres' extra of dunning-rules)")
+    with pytest.raises(MissingExtraError, match=wanted):
         PostgresStore("postgresql://db/x")
