@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -74,17 +75,66 @@ def _too_deep(text: str, encoded: bytes) -> bool:
     return bool(brackets)
 
 
+def _is_wire(value: Any, depth: int, strings: bool) -> bool:
+    """True when ``value`` (at nesting ``depth``) is already in wire form: exact dicts with
+    str keys, lists, str, int, float, bool and None, no deeper than MAX_EVENT_DEPTH; with
+    ``strings``, also no NaN or infinity and only strings every store can hold."""
+    if depth > MAX_EVENT_DEPTH:
+        return False
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str or (strings and not _storable(key)):
+                return False
+            if not _plain_item(item, depth, strings):
+                return False
+        return True
+    if type(value) is list:
+        return all(_plain_item(item, depth, strings) for item in value)
+    return False
+
+
+def _plain_item(item: Any, depth: int, strings: bool) -> bool:
+    kind = type(item)
+    if kind is str:
+        return not strings or _storable(item)
+    if kind is int or kind is bool or item is None:
+        return True
+    if kind is float:
+        return not strings or math.isfinite(item)
+    return _is_wire(item, depth + 1, strings)
+
+
+def _storable(text: str) -> bool:
+    """No NUL, no lone surrogate."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def wire_event(event: Any) -> dict[str, Any]:
     """``event`` as the plain JSON object Stripe sent; :class:`EventError` when it cannot be one.
 
-    The caller's object is never changed. Only the shape every Stripe event has is checked
-    here (a mapping); :func:`~dunning_rules.rules.planner.check_event` checks its fields.
+    An event that is already plain JSON (what ``json.loads`` gives) is returned as it is, once
+    checked; anything else becomes a new dict. The caller's object is never changed. Only the
+    shape every Stripe event has is checked here (a mapping);
+    :func:`~dunning_rules.rules.planner.check_event` checks its fields.
     """
+    if type(event) is dict and _is_wire(event, 1, strings=True):
+        return event
     return wire_event_text(event)[0]
 
 
 def wire_event_text(event: Any) -> tuple[dict[str, Any], str]:
     """:func:`wire_event`, and the event's JSON text (what the stores keep: encoded once)."""
+    if type(event) is dict and _is_wire(event, 1, strings=False):  # the encoder checks the rest
+        text = _encode(event)
+        return event, text
     if not isinstance(event, Mapping):
         to_dict = getattr(event, "to_dict", None)
         if not callable(to_dict):
@@ -92,6 +142,16 @@ def wire_event_text(event: Any) -> tuple[dict[str, Any], str]:
         event = to_dict()
         if not isinstance(event, Mapping):
             raise EventError(f"a Stripe event is a mapping, not {type(event).__name__}")
+    text = _encode(event)
+    encoded = text.encode("utf-8")
+    if _too_deep(text, encoded):
+        raise EventError(f"event nests deeper than {MAX_EVENT_DEPTH} levels")
+    wire: dict[str, Any] = json.loads(text)
+    return wire, text
+
+
+def _encode(event: Any) -> str:
+    """``event`` as JSON text; :class:`EventError` for what no store can hold."""
     try:
         text = _ENCODE(event)
     except RecursionError:
@@ -101,14 +161,11 @@ def wire_event_text(event: Any) -> tuple[dict[str, Any], str]:
     except TypeError as exc:
         raise EventError(f"event is not JSON: {exc}") from None
     try:
-        encoded = text.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise EventError(
             f"event holds text that is not Unicode (a lone surrogate at {exc.start})"
         ) from None
     if "\\u0000" in text:
         raise EventError("event holds a NUL character, which no store can keep")
-    if _too_deep(text, encoded):
-        raise EventError(f"event nests deeper than {MAX_EVENT_DEPTH} levels")
-    wire: dict[str, Any] = json.loads(text)
-    return wire, text
+    return text
