@@ -8,6 +8,7 @@ outcome = engine.handle(event)
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from . import actions, errors, store
@@ -62,6 +63,10 @@ def __getattr__(name: str) -> Any:
         return getattr(_replay, name)
     raise AttributeError(f"module 'dunning_rules' has no attribute {name!r}")
 
+
+# A library's loggers get no handler but this one, as the logging docs advise: warnings reach
+# whatever the application configured, and print nothing by themselves where it configured none.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
