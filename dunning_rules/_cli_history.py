@@ -31,6 +31,12 @@ def _find(store: RunStore, args: argparse.Namespace) -> tuple[list[Run], int | N
     """The runs to show, and how many match in all when that is more (None when more than
     :data:`COUNT_LIMIT`, 0 when every match is shown)."""
     filters: dict[str, Any] = {"key": args.key, "status": args.status, "rule": args.rule}
+    account = getattr(args, "account", None)
+    if account is not None:  # stores filter by key, status and rule; the account is in the run
+        found = [run for run in store.list_runs(**filters) if run.account == account]
+        if args.limit == 0 or len(found) <= args.limit:
+            return found, 0
+        return found[: args.limit], len(found)
     if args.limit == 0:
         return store.list_runs(**filters), 0
     runs = store.list_runs(**filters, limit=args.limit + 1)
@@ -73,7 +79,12 @@ def history_command(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _print_run(run: Run, out: TextIO) -> None:
-    line = f"{run.id}  rule {run.rule}  key {run.key}  {run.status}"
+    line = f"{run.id}  rule {run.rule}  key {run.key}"
+    if run.variant is not None:
+        line += f"  variant {run.variant}"
+    if run.account is not None:
+        line += f"  account {run.account}"
+    line += f"  {run.status}"
     if run.next_at is not None:
         line += f" until {run.next_at.isoformat()}"
     created = run.created_at.isoformat() if run.created_at else "?"

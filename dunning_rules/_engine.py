@@ -17,6 +17,9 @@ from ._redact import collect_secrets, redact
 from .actions.base import LookupContext
 from .errors import ApprovalNotPendingError, RunNotFoundError, StoreError
 from .outcome import ActionRecord, Outcome, Run, new_outcome, new_run
+from .rules._delivery import event_account as _account
+from .rules._delivery import run_variant as _variant
+from .rules._delivery import window_types
 from .rules.executor import Advance, Executor
 from .rules.functions import clock_scope
 from .rules.loader import compile_stored_rule
@@ -91,6 +94,7 @@ class Engine:
         self._store = open_store(store)
         self._heartbeat = Heartbeat(self._store, self._owner, lease, self._clock)
         self._old_rules: dict[str, Rule] = {}
+        self._window_types = window_types(rules)
         self._static_plans: dict[
             int, tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]
         ] = {}
@@ -119,7 +123,8 @@ class Engine:
                 )
                 return self._lookup_fns[spec.type](args, ctx)
 
-        return Scope(event, self.rules.settings, self.rules.lookups, fetch, [])
+        settings = self.rules.settings_for(event.get("account"))
+        return Scope(event, settings, self.rules.lookups, fetch, [])
 
     def simulate(self, event: Any, *, lookups: Mapping[str, Any] | None = None) -> Outcome:
         """The same Outcome as :meth:`handle` would plan, with no side effects.
@@ -140,6 +145,7 @@ class Engine:
             runs: list[Run] = []
             actions: list[ActionRecord] = []
             event_id, event_type = plan.event_id, plan.event_type
+            account = _account(event)
             for number, (cancelling, cancelled_key) in enumerate(plan.cancels, 1):
                 runs.append(
                     new_run(
@@ -148,12 +154,15 @@ class Engine:
                         *(event_type, {}, cancelling.version, 0, now, now, now, None),
                         f"cancelled by {event_type} ({event_id}): the live run of this rule "
                         "and key, if there is one",
+                        None,
+                        account,
                         0,
                     )
                 )
             static_plans = self._static_plans
             for number, (rule, key) in enumerate(plan.starts, 1):
-                planned = static_plans.get(id(rule)) or self._plan_steps(rule, scope)
+                variant = _variant(rule, key, event_id)
+                planned = static_plans.get(id(rule)) or self._plan_steps(rule, scope, variant, now)
                 records, status, delay = planned
                 next_at = now + delay if delay is not None else None
                 runs.append(
@@ -174,6 +183,8 @@ class Engine:
                         None,
                         None,
                         None,
+                        variant,
+                        account,
                         0,
                     )
                 )
@@ -192,13 +203,13 @@ class Engine:
         )
 
     def _plan_steps(
-        self, rule: Rule, scope: Scope
+        self, rule: Rule, scope: Scope, variant: str | None, now: _dt.datetime
     ) -> tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]:
         """:func:`plan_steps`, kept for rules whose plan does not depend on the event (the
         caller reads that cache first)."""
         key = id(rule)  # rules live as long as the rule set (and the engine) that holds them
-        planned = plan_steps(rule, scope, self._escapes)
-        if is_static(rule) and all(r.status != "failed" for r in planned[0]):
+        planned = plan_steps(rule, scope, self._escapes, variant=variant, now=now)
+        if is_static(rule, self._window_types) and all(r.status != "failed" for r in planned[0]):
             records = tuple(
                 replace(r, params=MappingProxyType(dict(r.params)) if r.params else r.params)
                 for r in planned[0]
@@ -281,6 +292,8 @@ class Engine:
     @staticmethod
     def _new_run(start: RunPlan, event: Mapping[str, Any], now: _dt.datetime) -> Run:
         return Run(
+            variant=_variant(start.rule, start.key, event["id"]),
+            account=_account(event),
             id=f"run_{uuid.uuid4().hex}",
             rule=start.rule.name,
             key=start.key,
@@ -490,10 +503,19 @@ class Engine:
             self._store.wait_for_work(timeout)
 
     def runs(
-        self, key: str | None = None, status: str | None = None, *, rule: str | None = None
+        self,
+        key: str | None = None,
+        status: str | None = None,
+        *,
+        rule: str | None = None,
+        account: str | None = None,
     ) -> list[Run]:
-        """Run history, newest first."""
-        return self._store.list_runs(key=key, status=status, rule=rule)
+        """Run history, newest first; ``account`` keeps the runs of one connected account's
+        events (Stripe Connect)."""
+        found = self._store.list_runs(key=key, status=status, rule=rule)
+        if account is None:
+            return found
+        return [run for run in found if run.account == account]
 
     def handle_slack_interaction(
         self, body: bytes | str, headers: Mapping[str, str], signing_secret: str

@@ -110,6 +110,10 @@ class ReplayReport:
     customers: Mapping[str, str | None] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False
     )
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    """Per rule with ``variants``: its holdout's name and, per variant, ``runs``, ``recovered``
+    (invoices paid after the run started), ``rate``, ``amount`` per currency, and ``uplift``
+    over the holdout in percentage points with its 95% interval (``low``, ``high``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON values (without the per-invoice sequences)."""
@@ -136,6 +140,7 @@ class ReplayReport:
             "approvals": self.approvals,
             "hostile": _plain(self.hostile),
             "warnings": self.warnings,
+            "variants": _plain(self.variants),
         }
 
     def to_text(self) -> str:
@@ -470,6 +475,7 @@ def _report(
         warnings=tally.warnings,
         sequences=sequences,
         customers=MappingProxyType(dict(tally.customers)),
+        variants=_frozen(tally.variant_figures(state.rules)),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from ._replay_world import NOT_MESSAGES, Expiring, customer_of, invoice_of
 from .actions.base import ActionContext
 from .outcome import Outcome, Run
+from .rules.variants import lift
 
 __all__ = ["MAX_FAILURE_KINDS", "MAX_VIOLATIONS", "Tally"]
 
@@ -39,6 +40,8 @@ class _Invoice:
     first_message_at: float | None = None
     messages: int = 0
     paid_known: bool = False
+    variants: list[tuple[str, str]] = field(default_factory=list)
+    """``(rule, variant)`` of each run started for it by a rule with variants."""
 
 
 @dataclass(slots=True)
@@ -77,6 +80,9 @@ class Tally:
     violations: list[dict[str, Any]] = field(default_factory=list)
     violation_count: int = 0
     warnings: int = 0
+    variant_runs: dict[tuple[str, str], int] = field(default_factory=dict)
+    variant_recovered: dict[tuple[str, str], int] = field(default_factory=dict)
+    variant_amounts: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     first: float | None = None
     last: float | None = None
     _to_payment: array.array[float] = field(default_factory=lambda: array.array("d"))
@@ -153,6 +159,10 @@ class Tally:
         if state.run_at is not None and moment >= state.run_at:
             self.recovered[currency] = self.recovered.get(currency, 0) + amount
             self.recovered_invoices += 1
+            for arm in state.variants:
+                self.variant_recovered[arm] = self.variant_recovered.get(arm, 0) + 1
+                sums = self.variant_amounts.setdefault(arm, {})
+                sums[currency] = sums.get(currency, 0) + amount
             day = self._daily(moment)
             day["recovered"][currency] = day["recovered"].get(currency, 0) + amount
             day["paid"] += 1
@@ -177,11 +187,16 @@ class Tally:
             if known is None:
                 self.started += 1
                 self.runs_of[run.rule] = self.runs_of.get(run.rule, 0) + 1
+                if run.variant is not None:
+                    arm = (run.rule, run.variant)
+                    self.variant_runs[arm] = self.variant_runs.get(arm, 0) + 1
                 if invoice is not None:
                     state = self._invoice(invoice, now)
                     state.customer = state.customer or customer_of(run.event)
                     if state.run_at is None:
                         state.run_at = now
+                    if run.variant is not None:
+                        state.variants.append((run.rule, run.variant))
             if run.live:
                 if known is None:
                     self._live[run.id] = _Live(run.rule, invoice, run.status)
@@ -265,6 +280,40 @@ class Tally:
         for live in self._live.values():
             counts[live.status] = counts.get(live.status, 0) + 1
         return counts
+
+    def variant_figures(self, rules: Any) -> dict[str, dict[str, Any]]:
+        """Per rule with variants: each variant's runs, the invoices recovered after them and
+        their sums, and the uplift over the holdout (:func:`~.rules.variants.lift`)."""
+        out: dict[str, dict[str, Any]] = {}
+        for rule in rules:
+            split = rule.split
+            if split is None:
+                continue
+            names = split.names()
+            counts = {
+                name: (
+                    self.variant_runs.get((rule.name, name), 0),
+                    self.variant_recovered.get((rule.name, name), 0),
+                )
+                for name in names
+            }
+            holdout = split.holdout.name if split.holdout is not None else None
+            arms = {}
+            for figures in lift(counts, holdout):
+                arms[figures.name] = {
+                    "holdout": figures.holdout,
+                    "runs": figures.runs,
+                    "recovered": figures.recovered,
+                    "rate": figures.rate,
+                    "uplift": figures.uplift,
+                    "low": figures.low,
+                    "high": figures.high,
+                    "amount": dict(
+                        sorted(self.variant_amounts.get((rule.name, figures.name), {}).items())
+                    ),
+                }
+            out[rule.name] = {"holdout": holdout, "variants": arms}
+        return out
 
     def median_to_payment(self) -> float | None:
         return statistics.median(self._to_payment) if self._to_payment else None

@@ -93,6 +93,7 @@ def report_text(report: ReplayReport) -> str:
         f"paid with no message at all (Stripe's own retries): {amounts(paid['amount'])} on "
         f"{plural(paid['invoices'], 'invoice')}",
     ]
+    lines += _variant_lines(report.variants)
     if report.failed_steps:
         lines += ["", "steps that would have failed"]
         lines += _table(
@@ -114,6 +115,30 @@ def report_text(report: ReplayReport) -> str:
     else:
         lines.append("violations: none")
     return "\n".join(lines) + "\n"
+
+
+def _points(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f}"
+
+
+def _variant_lines(variants: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Per rule with variants: runs, recovered, rate and the uplift over the holdout."""
+    lines: list[str] = []
+    for rule, split in variants.items():
+        lines += ["", f"variants of {rule}"]
+        rows: list[tuple[Any, ...]] = [("variant", "runs", "recovered", "rate", "uplift", "95%")]
+        for name, arm in split["variants"].items():
+            rate = "-" if arm["rate"] is None else f"{100 * arm['rate']:.1f}%"
+            interval = (
+                "-" if arm["low"] is None else f"{_points(arm['low'])} to {_points(arm['high'])}"
+            )
+            label = f"{name} (holdout)" if arm["holdout"] else name
+            uplift = "baseline" if arm["holdout"] else _points(arm["uplift"])
+            rows.append((label, arm["runs"], arm["recovered"], rate, uplift, interval))
+        lines += _table(rows)
+        if split["holdout"] is not None:
+            lines.append("  uplift: recovery rate over the holdout's, in percentage points")
+    return lines
 
 
 def comparison_text(comparison: ReplayComparison) -> str:

@@ -199,6 +199,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     history.add_argument("--rule", metavar="RULE", help="only runs of this rule")
     history.add_argument(
+        "--account",
+        metavar="ACCOUNT",
+        help="only runs of this connected account's events (Stripe Connect: acct_...)",
+    )
+    history.add_argument(
         "--limit",
         type=int,
         default=50,

@@ -46,7 +46,7 @@ class Run:
     ``steps`` holds the latest record of every step reached, in order. ``cursor`` is the index
     of the next step to run; ``due_at`` is when the run fell due, the anchor of the next wait.
     ``approval`` keeps who answered an approval, and when; ``reason`` why a run was cancelled
-    or failed.
+    or failed, or, while it waits for a step's send window, which window.
     """
 
     id: str
@@ -65,6 +65,10 @@ class Run:
     updated_at: _dt.datetime | None = None
     approval: Mapping[str, Any] | None = None
     reason: str | None = None
+    variant: str | None = None
+    """The variant of the rule's ``variants`` the run's key fell in (None: the rule has none)."""
+    account: str | None = None
+    """The connected account of the event that started the run (Stripe Connect), or None."""
     epoch: int = field(default=0, compare=False, repr=False)
     """The fencing token of the lease under which this copy was read (stores set it when a
     worker claims the run; every step start and save must carry it). Not part of the run's
@@ -116,7 +120,8 @@ class Outcome:
 
 new_run: Callable[..., Run] = _positional_factory(Run)
 """``new_run(id, rule, key, status, next_at, steps, event_id, event_type, event, rule_version,
-cursor, due_at, created_at, updated_at, approval, reason, epoch)``: a :class:`Run`, fast."""
+cursor, due_at, created_at, updated_at, approval, reason, variant, account, epoch)``: a
+:class:`Run`, fast."""
 
 new_outcome: Callable[..., Outcome] = _positional_factory(Outcome)
 """``new_outcome(event_id, event_type, duplicate, matched, runs, actions, warnings)``."""

@@ -172,7 +172,11 @@ CASES = {
         "teams", "title: t\n        text: x", "legacy", {"secret": "{a}"}, _teams_legacy
     ),
     "twilio": Case(
-        "sms", "to: '+14155550100'\n        body: b", "twilio", {"token": "{a}"}, _twilio
+        "sms",
+        "to: '+14155550100'\n        body: b\n        send_window: false",
+        "twilio",
+        {"token": "{a}"},
+        _twilio,
     ),
     "asana": Case(
         "ticket",

@@ -10,6 +10,11 @@ errors and 5xx answers are retryable; invalid requests (``resource_missing``), a
 permission and card errors are final. The message carries Stripe's error code and message,
 never the API key.
 
+Stripe Connect: an event a platform receives for a connected account carries ``account``
+(``acct_...``), and every call made for it, steps and lookups alike, goes to that account
+(``stripe_account``, the ``Stripe-Account`` header). An event without ``account`` is the
+platform's own.
+
 The ``stripe`` package is imported inside the functions, so ``import dunning_rules`` stays fast.
 """
 
@@ -30,7 +35,13 @@ if TYPE_CHECKING:
 
     from .base import ActionContext, LookupContext
 
-__all__ = ["InvoiceRetrieve", "PortalLink", "customer_lookup", "customer_ltv_lookup"]
+__all__ = [
+    "InvoiceRetrieve",
+    "PortalLink",
+    "customer_lookup",
+    "customer_ltv_lookup",
+    "event_account",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +109,29 @@ def _event_object(event: Mapping[str, Any]) -> Mapping[str, Any]:
     data = event.get("data")
     obj = data.get("object") if isinstance(data, Mapping) else None
     return obj if isinstance(obj, Mapping) else {}
+
+
+def event_account(event: Mapping[str, Any], provider: str) -> str | None:
+    """The connected account an event is for (its ``account``), or None for the platform's
+    own events; a final :class:`AdapterError` when ``account`` is not an account id."""
+    account = event.get("account")
+    if account is None or account == "":
+        return None
+    if not isinstance(account, str) or not account.startswith("acct_") or len(account) > 255:
+        raise AdapterError(
+            f"{provider}: the event's 'account' must be a Stripe account id (acct_...), "
+            f"got {_redact(repr(account))[:80]}",
+            retryable=False,
+        )
+    return account
+
+
+def _options(event: Mapping[str, Any], provider: str, **options: Any) -> dict[str, Any]:
+    """Request options for a call made for ``event``: its connected account, if any."""
+    account = event_account(event, provider)
+    if account is not None:
+        options["stripe_account"] = account
+    return options
 
 
 def _object_id(value: Any) -> Any:
@@ -188,11 +222,16 @@ class InvoiceRetrieve(_StripeStep):
             not isinstance(expand, list) or not all(isinstance(e, str) for e in expand)
         ):
             raise AdapterError(f"{provider}: 'expand' must be a list of strings", retryable=False)
+        options = _options(ctx.event, provider)
         client = self._client(ctx)
         request: dict[str, Any] = {"expand": expand} if expand else {}
         result = _call(
             provider,
-            lambda: client.v1.invoices.retrieve(invoice_id, params=request or None),  # type: ignore[arg-type]
+            lambda: client.v1.invoices.retrieve(
+                invoice_id,
+                params=request or None,  # type: ignore[arg-type]
+                options=options or None,  # type: ignore[arg-type]
+            ),
         )
         return result.to_dict()
 
@@ -233,12 +272,13 @@ class PortalLink(_StripeStep):
             value = _optional_str(params, name, provider)
             if value is not None:
                 request[name] = value
+        options = _options(ctx.event, provider, idempotency_key=ctx.idempotency_key)
         client = self._client(ctx)
         session = _call(
             provider,
             lambda: client.v1.billing_portal.sessions.create(
                 params=request,  # type: ignore[arg-type]
-                options={"idempotency_key": ctx.idempotency_key},
+                options=options,  # type: ignore[arg-type]
             ),
         )
         data = session.to_dict()
@@ -262,15 +302,31 @@ def customer_lookup(args: dict[str, Any], ctx: LookupContext) -> Any:
     """Lookup ``stripe.customer``: the customer ``args["customer"]`` as a plain dict."""
     provider = "stripe.customer"
     customer_id = _require_id(args.get("customer"), "customer", provider)
+    options = _options(ctx.event, provider)
     client = _lookup_client(ctx, provider)
-    customer = _call(provider, lambda: client.v1.customers.retrieve(customer_id))
+    customer = _call(
+        provider,
+        lambda: client.v1.customers.retrieve(
+            customer_id,
+            options=options or None,  # type: ignore[arg-type]
+        ),
+    )
     return customer.to_dict()
 
 
 def _list_paid_invoices(
-    client: stripe.StripeClient, request: dict[str, Any], provider: str
+    client: stripe.StripeClient,
+    request: dict[str, Any],
+    options: dict[str, Any],
+    provider: str,
 ) -> dict[str, Any]:
-    page = _call(provider, lambda: client.v1.invoices.list(params=request))  # type: ignore[arg-type]
+    page = _call(
+        provider,
+        lambda: client.v1.invoices.list(
+            params=request,  # type: ignore[arg-type]
+            options=options or None,  # type: ignore[arg-type]
+        ),
+    )
     return page.to_dict()
 
 
@@ -287,6 +343,7 @@ def customer_ltv_lookup(args: dict[str, Any], ctx: LookupContext) -> Any:
     wanted = args.get("currency")
     if wanted is not None and (not isinstance(wanted, str) or not wanted.strip()):
         raise AdapterError(f"{provider}: 'currency' must be a currency code", retryable=False)
+    options = _options(ctx.event, provider)
     client = _lookup_client(ctx, provider)
     totals: dict[str, int] = {}
     counts: dict[str, int] = {}
@@ -295,7 +352,7 @@ def customer_ltv_lookup(args: dict[str, Any], ctx: LookupContext) -> Any:
         request: dict[str, Any] = {"customer": customer_id, "status": "paid", "limit": _PAGE_LIMIT}
         if starting_after is not None:
             request["starting_after"] = starting_after
-        page = _list_paid_invoices(client, request, provider)
+        page = _list_paid_invoices(client, request, options, provider)
         items = page.get("data") or []
         for invoice in items:
             currency = str(invoice.get("currency") or "").lower()

@@ -22,9 +22,19 @@ BASE: dict[str, Any] = {
     "properties": {
         "$schema": {"type": "string"},
         "version": {"const": 1, "description": "The format version: 1."},
-        "settings": {
+        "settings": {"$ref": "#/$defs/settings"},
+        "accounts": {
             "type": "object",
-            "description": "Free-form values, visible to expressions as `settings`.",
+            "description": (
+                "Stripe Connect: per connected account (`acct_...`), settings that replace "
+                "`settings`' values for that account's events."
+            ),
+            "propertyNames": {"pattern": "^acct_[A-Za-z0-9]{1,64}$"},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"settings": {"$ref": "#/$defs/settings"}},
+            },
         },
         "lookups": {
             "type": "object",
@@ -93,6 +103,24 @@ BASE: dict[str, Any] = {
                     ),
                 },
                 "actions": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/action"}},
+                "variants": {
+                    "type": "array",
+                    "minItems": 2,
+                    "description": (
+                        "Split the rule's keys by a hash of the rule's name and the key into "
+                        "named variants by weight; one may be the holdout, which sends nothing."
+                    ),
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name"],
+                        "properties": {
+                            "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+                            "weight": {"type": "number", "minimum": 0, "default": 1},
+                            "holdout": {"type": "boolean", "default": False},
+                        },
+                    },
+                },
             },
         },
         "action": {
@@ -129,6 +157,20 @@ BASE: dict[str, Any] = {
                         "After a failure (and its retries): stop the run as failed, or continue "
                         "with the next step."
                     ),
+                },
+                "send_window": {
+                    "$ref": "#/$defs/send_window",
+                    "description": (
+                        "When the step may run, in the recipient's time zone; outside it the run "
+                        "waits for the next opening. false: none (not even its type's default)."
+                    ),
+                },
+                "variant": {
+                    "description": "Run the step only in this variant (or these) of the rule.",
+                    "oneOf": [
+                        {"type": "string", "minLength": 1},
+                        {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    ],
                 },
                 "retry": {
                     "type": "object",
@@ -218,6 +260,96 @@ BASE: dict[str, Any] = {
                     "additionalProperties": False,
                 },
             ],
+        },
+        "settings": {
+            "type": "object",
+            "description": (
+                "Free-form values, visible to expressions as `settings`; the engine reads "
+                "send_windows, time_zone and locale itself."
+            ),
+            "properties": {
+                "send_windows": {
+                    "type": "object",
+                    "description": (
+                        "A send window per step type (sms has 08:00-21:00 by default; false "
+                        "turns it off)."
+                    ),
+                    "additionalProperties": {"$ref": "#/$defs/send_window"},
+                },
+                "time_zone": {
+                    "type": "string",
+                    "description": (
+                        "The recipients' time zone when neither the window nor the customer's "
+                        "address names one (an IANA name; default UTC)."
+                    ),
+                },
+                "locale": {
+                    "description": "The customers' locale when they have none: a tag or a list.",
+                    "oneOf": [
+                        {"type": "string"},
+                        {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    ],
+                },
+            },
+        },
+        "send_window": {
+            "oneOf": [
+                {"const": False},
+                {"$ref": "#/$defs/hours"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["hours"],
+                    "properties": {
+                        "hours": {
+                            "oneOf": [
+                                {"$ref": "#/$defs/hours"},
+                                {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": {"$ref": "#/$defs/hours"},
+                                },
+                            ]
+                        },
+                        "days": {
+                            "description": (
+                                "Days of the week the window opens on: mon..sun, ranges "
+                                "(mon-fri), weekdays, weekends."
+                            ),
+                            "oneOf": [
+                                {"type": "string"},
+                                {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                            ],
+                        },
+                        "time_zone": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": (
+                                "A JMESPath expression for the recipient's zone: an IANA name, "
+                                "a country code or an address (metadata.timezone, "
+                                "data.object.customer_shipping.address)."
+                            ),
+                        },
+                    },
+                },
+            ]
+        },
+        "hours": {
+            "type": "string",
+            "pattern": "^\\s*[0-9]{1,2}:[0-9]{2}\\s*-\\s*[0-9]{1,2}:[0-9]{2}\\s*$",
+            "description": "Local hours, HH:MM-HH:MM (08:00-21:00; 22:00-06:00 crosses midnight).",
+        },
+        "localised_text": {
+            "type": "object",
+            "description": (
+                "Text by locale: {en: ..., es: ..., default: en}; the customer's preferred "
+                "locales pick one (es-MX, then es, then the default)."
+            ),
+            "required": ["default"],
+            "minProperties": 2,
+            "propertyNames": {"pattern": "^(default|[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*)$"},
+            "properties": {"default": {"type": "string"}},
+            "additionalProperties": {"type": "string"},
         },
         "duration": {
             "type": "string",

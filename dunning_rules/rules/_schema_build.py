@@ -37,7 +37,7 @@ SUPPORTED_VERSIONS = (1,)
 
 _OURS = ("dunning-rules", "dunning_rules")
 _PARAMS = "params_"
-_COMMON = ("type", "id", "when", "on_error", "retry")
+_COMMON = ("type", "id", "when", "on_error", "retry", "send_window", "variant")
 _EVENT_TYPE_PATTERN = "^[a-z0-9_.*]+$"
 _WILDCARD_PATTERN = r"^[a-z0-9_.]*\*[a-z0-9_.*]*$"
 
@@ -82,6 +82,9 @@ def _params_def(kind: str, schema: Mapping[str, Any], root_defs: dict[str, Any])
     for name, definition in own_defs.items():
         root_defs[renames[name]] = _prefixed(copy.deepcopy(definition), renames)
     properties = _prefixed(copy.deepcopy(dict(schema.get("properties", {}))), renames)
+    for key, value in properties.items():  # any text may be given by locale
+        if isinstance(value, dict) and value.get("type") == "string":
+            properties[key] = {"anyOf": [value, {"$ref": "#/$defs/localised_text"}]}
     for key in _COMMON:
         properties.setdefault(key, True)
     out: dict[str, Any] = {"type": "object", "properties": properties}
@@ -133,7 +136,8 @@ def schema_text(schema: Mapping[str, Any]) -> str:
 def loader_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     """The schema ``load_rules`` validates with: any event type of the right spelling (the
     checks warn about unknown ones), any step parameters (the engine checks them against the
-    adapter it is built with)."""
+    adapter it is built with), any send window (the loader reads it, and says what is wrong in
+    its own words)."""
     lenient = copy.deepcopy(dict(schema))
     defs: dict[str, Any] = lenient.get("$defs", {})
     for name in list(defs):
@@ -145,6 +149,9 @@ def loader_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
             "pattern": _EVENT_TYPE_PATTERN,
             "description": defs["event_type"].get("description", ""),
         }
+    for name in ("send_window", "localised_text"):  # the loader's own checks say more
+        if name in defs:
+            defs[name] = True
     action = defs.get("action", {})
     if "type" in action.get("properties", {}):
         action["properties"]["type"] = {"type": "string", "minLength": 1}

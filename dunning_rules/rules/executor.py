@@ -17,6 +17,7 @@ by another worker, stops there, and its adapter is never called.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
@@ -27,7 +28,15 @@ from ..actions.base import ActionContext, approval_nonce
 from ..errors import AdapterError
 from ..outcome import ActionRecord, Run, evolve
 from ..store.base import LeaseLostError
+from ._delivery import (
+    CONTROL_TYPES,
+    effective_window,
+    localised_params,
+    runs_in_variant,
+    window_opening,
+)
 from .expressions import Expression, empty_warning
+from .functions import locale_scope
 from .model import ActionSpec, Rule, parse_duration
 from .planner import Scope
 
@@ -56,10 +65,13 @@ def _index(record: ActionRecord) -> int:
     return record.index
 
 
-def idempotency_key(event_id: str, rule: str, index: int) -> str:
-    """Stable for one step of one run: built from (event id, rule, step index)."""
-    digest = hashlib.sha256(f"{event_id}\x1f{rule}\x1f{index}".encode()).hexdigest()
-    return f"dr_{digest[:40]}"
+def idempotency_key(event_id: str, rule: str, index: int, account: str | None = None) -> str:
+    """Stable for one step of one run: built from (event id, rule, step index), and the
+    connected account of a Connect event, so that two accounts never share a key."""
+    text = f"{event_id}\x1f{rule}\x1f{index}"
+    if account:
+        text = f"{account}\x1f{text}"
+    return f"dr_{hashlib.sha256(text.encode()).hexdigest()[:40]}"
 
 
 @dataclass(slots=True)
@@ -148,13 +160,25 @@ class Executor:
         if not passed:
             self._record(result, action, rule, now, status="skipped")
             return True
+        if not runs_in_variant(action.type, action.variants, run.variant, rule.split):
+            output = {"variant": run.variant}
+            self._record(result, action, rule, now, status="skipped", output=output)
+            return True
+        if action.type not in CONTROL_TYPES and not self._in_window(
+            result, action, scope, root, now, save, what
+        ):
+            return False
         previous = run.record(action.index)
         attempt = (previous.attempts if previous is not None else 0) + 1
         scope.need(action.params.lookups)
         adapter = self._adapters.get(action.type)
         empty: list[tuple[str, Expression]] = []
         try:
-            params = action.params.render(root, getattr(adapter, "escapes", None), empty)
+            tree, locale = localised_params(
+                action.params, action.localised, scope.preferred_locales
+            )
+            with locale_scope(locale):
+                params = tree.render(root, getattr(adapter, "escapes", None), empty)
         except Exception as exc:
             return self._failed(result, rule, action, now, save, None, attempt, str(exc), False)
         result.warnings.extend(empty_warning(what, *found) for found in empty)
@@ -168,7 +192,7 @@ class Executor:
             run_id=run.id,
             rule=rule.name,
             action_id=action.id,
-            idempotency_key=idempotency_key(run.event_id, rule.name, action.index),
+            idempotency_key=idempotency_key(run.event_id, rule.name, action.index, run.account),
             stripe_client=self._stripe_client,
             now=now,
             index=action.index,
@@ -210,6 +234,38 @@ class Executor:
         if action.type == "approval":  # the pause belongs to the step type, whatever adapter
             return self._pause_for_approval(result, action, params, now, save)
         return True
+
+    def _in_window(
+        self,
+        result: Advance,
+        action: ActionSpec,
+        scope: Scope,
+        root: Mapping[str, Any],
+        now: _dt.datetime,
+        save: Save,
+        what: str,
+    ) -> bool:
+        """True when the step's send window is open (or it has none); else the run waits,
+        saved, until the window's next opening. The wait does not move the anchor of later
+        waits (``due_at``): a reminder three days on still falls due three days after the
+        first."""
+        window = effective_window(action.type, action.send_window, scope.settings)
+        if window is None:
+            return True
+        search = functools.partial(scope.value, root=root, what=what)
+        opening, zones = window_opening(window, root, now, search=search)
+        if opening <= now:
+            if result.run.reason is not None:  # the note of the window it waited for
+                result.run = evolve(result.run, reason=None)
+            return True
+        where = ", ".join(str(zone) for zone in zones)
+        reason = (
+            f"step {action.index} ({action.type}) waits for its send window "
+            f"{window.describe()} ({where}) until {opening.isoformat()}"
+        )
+        log.info("%s: %s", what, reason)
+        self._pause(result, save, next_at=opening, reason=reason, updated_at=now)
+        return False
 
     def _wait(
         self,

@@ -9,6 +9,10 @@
     Whole days from ``epoch`` to ``now()`` (negative for a future time).
 ``date(epoch)``
     The UTC calendar date of ``epoch`` as ``YYYY-MM-DD``.
+
+In a step whose text is picked by locale (``{en: ..., es: ..., default: en}``), ``money()``
+and ``date()`` write for that locale instead: ``1.234,56 €``, ``26 de julio de 2024`` (see
+:mod:`dunning_rules.rules.locales`).
 ``lower(s)``, ``upper(s)``
     Case conversion.
 
@@ -25,12 +29,15 @@ from typing import Any
 
 from jmespath import functions as _jp
 
-__all__ = ["FUNCTIONS", "DunningFunctions", "clock_scope", "format_money"]
+__all__ = ["FUNCTIONS", "DunningFunctions", "clock_scope", "format_money", "locale_scope"]
 
 Clock = Callable[[], _dt.datetime]
 
 _CLOCK: contextvars.ContextVar[Clock | None] = contextvars.ContextVar(
     "dunning_rules_clock", default=None
+)
+_LOCALE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "dunning_rules_locale", default=None
 )
 
 # ISO 4217 currencies that Stripe treats as zero-decimal.
@@ -98,6 +105,26 @@ def clock_scope(clock: Clock) -> _ClockScope:
     return _ClockScope(clock)
 
 
+class _LocaleScope:
+    __slots__ = ("_locale", "_token")
+
+    def __init__(self, locale: str | None) -> None:
+        self._locale = locale
+
+    def __enter__(self) -> None:
+        self._token = _LOCALE.set(self._locale)
+
+    def __exit__(self, *exc: object) -> None:
+        _LOCALE.reset(self._token)
+
+
+def locale_scope(locale: str | None) -> _LocaleScope:
+    """Make ``money()`` and ``date()`` write for ``locale`` inside the ``with`` block (None:
+    as they do without one). The engine sets it while it renders a step whose text it picked
+    by locale."""
+    return _LocaleScope(locale)
+
+
 def _now() -> _dt.datetime:
     clock = _CLOCK.get()
     return clock() if clock is not None else _dt.datetime.now(_dt.timezone.utc)
@@ -108,6 +135,11 @@ class DunningFunctions(_jp.Functions):
 
     @_jp.signature({"types": ["number"]}, {"types": ["string"]})
     def _func_money(self, amount: int | float, currency: str) -> str:
+        locale = _LOCALE.get()
+        if locale is not None:
+            from .locales import format_money_for
+
+            return format_money_for(amount, currency, locale)
         return format_money(amount, currency)
 
     @_jp.signature()
@@ -120,6 +152,11 @@ class DunningFunctions(_jp.Functions):
 
     @_jp.signature({"types": ["number"]})
     def _func_date(self, epoch: int | float) -> str:
+        locale = _LOCALE.get()
+        if locale is not None:
+            from .locales import format_date
+
+            return format_date(epoch, locale)
         return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).date().isoformat()
 
     @_jp.signature({"types": []})

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import DunningRulesError, Location, Problem, RuleFileError
+from . import _load_delivery as extras
 from ._schema_build import SUPPORTED_VERSIONS, rules_schema, validator
 from ._schema_errors import explain
 from .checks import check_rule_files
@@ -87,7 +88,10 @@ def load_rules(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
             builder.problems.append(
                 _problem(path, 1, 1, "$", "the document is nested too deeply to load here")
             )
-    errors, warnings = check_rule_files(builder.files, builder.settings, list(builder.lookups))
+    # A setting that only some connected accounts have is a setting all the same.
+    known = {k: v for settings in builder.accounts.values() for k, v in settings.items()}
+    known.update(builder.settings)
+    errors, warnings = check_rule_files(builder.files, known, list(builder.lookups))
     problems.extend(builder.problems)
     problems.extend(errors)
     if problems:
@@ -163,6 +167,7 @@ class _Builder:
         self.rules: list[Rule] = []
         self.names: dict[str, Location] = {}
         self.settings: dict[str, Any] = {}
+        self.accounts: dict[str, dict[str, Any]] = {}
         self.lookups: dict[str, tuple[LookupSpec, Any]] = {}
         self.sources: list[str] = []
         self.files: list[tuple[SourceMap, Any]] = []  # for the checks, once all are read
@@ -174,6 +179,7 @@ class _Builder:
             lookups={name: spec for name, (spec, _) in self.lookups.items()},
             sources=tuple(self.sources),
             warnings=tuple(sorted(warnings, key=_place)),
+            accounts=self.accounts,
         )
         # Compile the matching of every event type a rule names now, not on the first event;
         # a type reached only through a pattern (invoice.*) is compiled when first seen.
@@ -239,6 +245,10 @@ class _Builder:
         self.files.append((source, data))
         self.sources.append(path)
         self.merge_settings(data.get("settings"))
+        report = extras.reporters(self, source, None)
+        extras.check_settings(data.get("settings"), ("settings",), *report)
+        for account, settings in extras.read_accounts(data.get("accounts"), *report).items():
+            self.accounts.setdefault(account, {}).update(settings)
         lookups = data.get("lookups")
         if isinstance(lookups, dict) and ("lookups",) not in invalid:
             for name, spec in lookups.items():
@@ -356,6 +366,12 @@ class _Builder:
                     )
                 seen_ids[spec.id] = index
             actions.append(spec)
+        split = extras.compile_split(
+            raw,
+            [(a.variants, (*base, "actions", a.index)) for a in actions],
+            base,
+            extras.reporters(self, source, name)[0],
+        )
         if len(self.problems) > before or key is None or not valid:
             return None
         return Rule(
@@ -372,6 +388,7 @@ class _Builder:
             json_path=format_path(base),
             version=_digest(raw),
             definition=raw,
+            split=split,
         )
 
     def compile_condition(self, raw: Any, json_path: JsonPath, source: SourceMap, rule: str) -> Any:
@@ -455,6 +472,9 @@ class _Builder:
             self.report_expression(source, (*json_path, *path), exc, rule=rule)
 
         tree = compile_params(params, bad_param)
+        window, variants, localised = extras.compile_step_extras(
+            raw, params, json_path, *extras.reporters(self, source, rule)
+        )
         if len(self.problems) > before:
             return None
         return ActionSpec(
@@ -469,6 +489,9 @@ class _Builder:
             json_path=format_path(json_path),
             param_locations={k: source.location((*json_path, k), key=True) for k in params},
             type_location=source.location((*json_path, "type")),
+            send_window=window,
+            variants=variants,
+            localised=localised,
         )
 
 

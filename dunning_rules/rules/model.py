@@ -11,9 +11,12 @@ from typing import Any
 
 from ..errors import Location, Problem
 from ._compiler import compile_batch
+from ._delivery import WindowSpec
 from .expressions import Condition, Expression, ParamTree
 from .functions import FUNCTIONS
 from .limits import MAX_DURATION, format_duration
+from .locales import localise
+from .variants import Split
 
 __all__ = [
     "COMMON_KEYS",
@@ -27,7 +30,7 @@ __all__ = [
     "parse_duration",
 ]
 
-COMMON_KEYS = frozenset({"type", "id", "when", "on_error", "retry"})
+COMMON_KEYS = frozenset({"type", "id", "when", "on_error", "retry", "send_window", "variant"})
 """Keys every action may have; the others are the step type's parameters."""
 
 # Characters of a condition past which a batch calls the condition's compiled code.
@@ -95,9 +98,20 @@ class ActionSpec:
     json_path: str
     param_locations: Mapping[str, Location] = field(default_factory=dict)
     type_location: Location | None = None
+    send_window: WindowSpec | None = None
+    """The step's own ``send_window`` (None: its type's, from settings or the default)."""
+    variants: tuple[str, ...] | None = None
+    """``variant``: the variants of the rule the step runs in (None: every one but a holdout)."""
+    localised: bool = False
+    """Some parameter gives text by locale (``{en: ..., es: ..., default: en}``)."""
 
     @property
     def raw_params(self) -> Mapping[str, Any]:
+        """The parameters as written, each locale-variant text as its default variant (what
+        an adapter's ``params_schema`` is checked against)."""
+        if self.localised:
+            value, _ = localise(self.params.raw, ())
+            return dict(value)
         return self.params.raw
 
 
@@ -132,6 +146,8 @@ class Rule:
     json_path: str
     version: str
     definition: Mapping[str, Any]
+    split: Split | None = None
+    """``variants``: how the rule's keys are split, one variant perhaps a holdout."""
 
     def listens_to(self, event_type: str) -> bool:
         return any(_type_matches(p, event_type) for p in self.on)
@@ -173,6 +189,9 @@ class RuleSet:
     sources: tuple[str, ...]
     warnings: tuple[Problem, ...] = ()
     """What loads but is probably wrong (an unknown field, event type): see :mod:`.checks`."""
+    accounts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """``accounts.<acct_id>.settings``: settings that replace ``settings``' values, key by key,
+    for the events of that connected account (Stripe Connect)."""
     _by_type: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False)
     _cancelling: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False)
     _batches: dict[str, Batch] = field(default_factory=dict, repr=False)
@@ -182,6 +201,13 @@ class RuleSet:
 
     def __iter__(self) -> Any:
         return iter(self.rules)
+
+    def settings_for(self, account: Any) -> Mapping[str, Any]:
+        """The settings of an event for ``account`` (its ``account``; None: the platform's)."""
+        overrides = self.accounts.get(account) if isinstance(account, str) else None
+        if not overrides:
+            return self.settings
+        return {**self.settings, **overrides}
 
     def rule(self, name: str) -> Rule | None:
         for rule in self.rules:

@@ -8,15 +8,26 @@ rendering every step of a run without running any.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
-from .._event import THIN_EVENT, wire_event_text
+from .._event import THIN_EVENT, wire_event, wire_event_text
 from ..errors import EventError
 from ..outcome import ActionRecord
+from ._delivery import (
+    CONTROL_TYPES,
+    effective_window,
+    localised_params,
+    preferred_for,
+    runs_in_variant,
+    window_opening,
+)
 from .expressions import Escape, Expression, empty_warning, is_true
+from .functions import locale_scope
 from .model import LookupSpec, Rule, RuleSet, parse_duration
 
 __all__ = [
@@ -42,12 +53,19 @@ def check_event(given: Any) -> dict[str, Any]:
     A ``stripe.Event``, a dict subclass or a dict give the same plain value (see
     :func:`dunning_rules._event.wire_event`).
     """
-    return check_event_text(given)[0]
+    event = wire_event(given)
+    _check_fields(event)
+    return event
 
 
 def check_event_text(given: Any) -> tuple[dict[str, Any], str]:
     """:func:`check_event`, and the event's JSON text, encoded once for the store."""
     event, text = wire_event_text(given)
+    _check_fields(event)
+    return event, text
+
+
+def _check_fields(event: dict[str, Any]) -> None:
     if not isinstance(event.get("id"), str):
         raise EventError("a Stripe event needs a string 'id'")
     if not isinstance(event.get("type"), str):
@@ -57,7 +75,6 @@ def check_event_text(given: Any) -> tuple[dict[str, Any], str]:
         if event.get("object") == "v2.core.event" or "related_object" in event:
             raise EventError(f"event {event['id']!r}: {THIN_EVENT}")
         raise EventError(f"event {event['id']!r} needs a mapping 'data.object'")
-    return event, text
 
 
 def key_text(value: Any) -> str | None:
@@ -87,11 +104,13 @@ class Scope:
         warnings: list[str],
     ) -> None:
         self.event = event
+        self.settings = settings
         self.vars: dict[str, Any] = _Vars(self)
         self._lookups = lookups
         self._fetch = fetch
         self.warnings = warnings
         self._base = {**event, "settings": settings, "vars": self.vars, "steps": {}}
+        self._preferred: tuple[str, ...] | None = None
 
     def root(self, steps: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if not steps:
@@ -127,6 +146,23 @@ class Scope:
             log.warning(message)
             self.warnings.append(message)
             return None
+
+    def value(self, expression: Expression, root: Mapping[str, Any], what: str) -> Any:
+        """An expression's value; an error is null plus a warning."""
+        self.need(expression.lookups)
+        try:
+            return expression.search(root)
+        except Exception as exc:
+            self.warnings.append(f"{what}: {expression.source!r} failed, so it is null: {exc}")
+            return None
+
+    def preferred_locales(self) -> tuple[str, ...]:
+        """The customer's preferred locales (see :func:`~._delivery.preferred_for`): a
+        ``stripe.customer`` lookup is fetched for them the first time a step asks."""
+        if self._preferred is None:
+            names = [n for n, spec in self._lookups.items() if spec.type == "stripe.customer"]
+            self._preferred = preferred_for(self._base, names, self.fetched)
+        return self._preferred
 
     def condition_failed(self, what: str, exc: Exception) -> None:
         """A condition that raised is false; the outcome says why."""
@@ -257,13 +293,27 @@ def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventP
     )
 
 
-def is_static(rule: Rule) -> bool:
-    """True when every event plans the same steps for ``rule`` (no ``when``, no placeholder)."""
-    return all(a.when is None and a.params.static for a in rule.actions)
+def is_static(rule: Rule, window_types: frozenset[str] = frozenset()) -> bool:
+    """True when every event plans the same steps for ``rule``: no ``when``, no placeholder,
+    no text by locale, no variants, and no step that may wait for a send window (its own, or
+    its type's: ``window_types``)."""
+    return rule.split is None and all(
+        a.when is None
+        and a.params.static
+        and not a.localised
+        and a.send_window is None
+        and a.type not in window_types
+        for a in rule.actions
+    )
 
 
 def plan_steps(
-    rule: Rule, scope: Scope, escapes: Mapping[str, Mapping[str, Escape]] | None = None
+    rule: Rule,
+    scope: Scope,
+    escapes: Mapping[str, Mapping[str, Escape]] | None = None,
+    *,
+    variant: str | None = None,
+    now: _dt.datetime | None = None,
 ) -> tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]:
     """Every step of a run, rendered as ``handle`` renders it (with each step type's
     ``escapes``) and marked ``planned`` (or ``skipped``), none run.
@@ -272,15 +322,19 @@ def plan_steps(
     before the run, so its step stays ``planned``. A step whose parameters cannot be rendered
     is ``failed``, with the error, as ``handle`` would record it: before the run's first pause
     the run ends ``failed`` there (unless the step has ``on_error: continue``); after it, the
-    run would fail when it gets there, and the scope gets a warning. Returns the records, the
-    status the run would have after its first pause, and how long after the start that pause
-    ends.
+    run would fail when it gets there, and the scope gets a warning. A step that is not for
+    the run's ``variant`` (a holdout's messages) is ``skipped``. With ``now``, a step that
+    has a send window gets ``started_at``: when it would go out, after the waits before it
+    (none is known past an approval); a window that is shut at the start is the run's first
+    pause. Returns the records, the status the run would have after its first pause, and how
+    long after the start that pause ends.
     """
     outputs = {a.id: None for a in rule.actions if a.id is not None}
     root = scope.root(outputs)
     records = []
     status: str = "completed"
     delay: _dt.timedelta | None = None
+    due = now  # when the step falls due: the start, then past each wait (None: unknown)
     for action in rule.actions:
         what = f"rule {rule.name!r} step {action.index} ({action.type})"
         decided = action.when is not None and not action.when.expression.reads_steps
@@ -290,12 +344,30 @@ def plan_steps(
         if action.type != "guard" and not passed:
             records.append(_planned(rule, action.index, action.id, action.type, "skipped"))
             continue
+        if not runs_in_variant(action.type, action.variants, variant, rule.split):
+            records.append(_planned(rule, action.index, action.id, action.type, "skipped"))
+            continue
+        goes_at = None
+        window = (
+            effective_window(action.type, action.send_window, scope.settings)
+            if action.type not in CONTROL_TYPES
+            else None
+        )
+        if window is not None and due is not None:
+            search = functools.partial(scope.value, root=root, what=what)
+            goes_at, _ = window_opening(window, root, due, search=search)
+            if status == "completed" and now is not None and goes_at > now:
+                delay, status = goes_at - now, "waiting"
         error = None
         params: dict[str, Any] | None = None
         scope.need(action.params.lookups)
         empty: list[tuple[str, Expression]] = []
         try:
-            params = action.params.render(root, (escapes or {}).get(action.type), empty)
+            tree, locale = localised_params(
+                action.params, action.localised, scope.preferred_locales
+            )
+            with locale_scope(locale):
+                params = tree.render(root, (escapes or {}).get(action.type), empty)
             scope.warnings.extend(  # outputs of steps are null here: not a mistake
                 empty_warning(what, param, expression)
                 for param, expression in empty
@@ -315,9 +387,14 @@ def plan_steps(
             if status == "completed":
                 status = "failed"
             break
-        records.append(_planned(rule, action.index, action.id, action.type, "planned", params))
+        record = _planned(rule, action.index, action.id, action.type, "planned", params)
+        records.append(replace(record, started_at=goes_at) if goes_at is not None else record)
         if action.type == "guard" and not passed:
             break
+        if action.type == "wait" and due is not None:
+            due = due + wait
+        elif action.type == "approval":
+            due = None
         if status == "completed":
             if action.type == "wait":
                 delay, status = wait, "waiting"

@@ -407,3 +407,66 @@ def test_params_schema(adapter, params, valid):
     validator = jsonschema.Draft202012Validator(adapter.params_schema)
     validator.check_schema(adapter.params_schema)
     assert validator.is_valid(params) is valid
+
+
+# -- Stripe Connect --------------------------------------------------------------------------
+
+ACCOUNT = "acct_1Pgc6tConnected01"
+
+
+def connected(event=FAILED, account=ACCOUNT):
+    """The event as a platform receives it for a connected account."""
+    return {**event, "account": account}
+
+
+def test_invoice_step_goes_to_the_connected_account(fake, client):
+    """A connected account's event reads the invoice with its Stripe-Account header."""
+    InvoiceRetrieve()({}, context(client, event=connected()))
+    [request] = fake.requests
+    assert request.path == f"/v1/invoices/{INVOICE_ID}"
+    assert request.headers["stripe-account"] == ACCOUNT
+
+
+def test_portal_link_goes_to_the_connected_account(fake, client):
+    """The portal session is created on the connected account, with the step's key."""
+    PortalLink()({}, context(client, event=connected()))
+    [request] = fake.requests
+    assert request.headers["stripe-account"] == ACCOUNT
+    assert request.headers["idempotency-key"] == KEY
+
+
+def test_customer_lookup_goes_to_the_connected_account(fake, client):
+    """stripe.customer reads the customer of the connected account."""
+    customer_lookup({"customer": CUSTOMER_ID}, lookup_context(client, event=connected()))
+    assert [r.headers.get("stripe-account") for r in fake.requests] == [ACCOUNT]
+
+
+def test_ltv_lookup_pages_on_the_connected_account(fake, client):
+    """Every page of stripe.customer_ltv carries the connected account."""
+    customer_ltv_lookup({"customer": CUSTOMER_ID}, lookup_context(client, event=connected()))
+    assert [r.headers.get("stripe-account") for r in fake.requests] == [ACCOUNT, ACCOUNT]
+
+
+def test_platform_events_name_no_account(fake, client):
+    """An event without `account` (or with a null one) is the platform's: no header."""
+    InvoiceRetrieve()({}, context(client))
+    InvoiceRetrieve()({}, context(client, event=connected(account=None)))
+    assert [r.headers.get("stripe-account") for r in fake.requests] == [None, None]
+
+
+def test_built_client_goes_to_the_connected_account(fake, no_stripe_env):
+    """The adapter's own client (no engine client) sends the account too."""
+    step = InvoiceRetrieve(api_key=API_KEY, api_base=fake.url)
+    step({}, context(None, event=connected()))
+    assert fake.requests[0].headers["stripe-account"] == ACCOUNT
+
+
+@pytest.mark.parametrize(
+    "account", [42, "cus_QXg1o8vcGmoR32", "acct_" + "x" * 300], ids=["number", "not-acct", "long"]
+)
+def test_account_that_is_no_account_id_fails_before_sending(fake, client, account):
+    """An `account` that is not an acct_ id is a final error; nothing is sent."""
+    with pytest.raises(AdapterError, match="must be a Stripe account id") as info:
+        InvoiceRetrieve()({}, context(client, event=connected(account=account)))
+    assert info.value.retryable is False
+    assert fake.requests == []

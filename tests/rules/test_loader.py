@@ -81,7 +81,8 @@ def test_errors_in_a_file_name_the_file(tmp_path):
     error = load_error(path)
     assert str(error) == (
         f"{path}:3:68: $.rules[0].stopp: rule 'a': unknown key 'stopp' (did you mean 'stop'?); "
-        "known keys: actions, cancel_on, description, key, name, on, priority, stop, when"
+        "known keys: actions, cancel_on, description, key, name, on, priority, stop, variants, "
+        "when"
     )
     assert error.path == str(path)
 
@@ -336,7 +337,7 @@ def test_rule_file_error_message_lists_every_problem_with_carets():
             "    " + " " * 36 + "^",
             "<string>:10:5: $.rules[1].priorty: rule 'second': unknown key 'priorty' "
             "(did you mean 'priority'?); known keys: actions, cancel_on, description, key, "
-            "name, on, priority, stop, when",
+            "name, on, priority, stop, variants, when",
             "<string>:11:38: $.rules[1].actions[0].duration: rule 'second': not a duration: "
             "'2 days' (use a number and s, m, h, d or w: '3d')",
         ]
