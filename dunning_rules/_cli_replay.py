@@ -91,6 +91,11 @@ def add_replay_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--limit", type=int, default=20, metavar="N", help="with --compare, list N invoices"
     )
+    parser.add_argument(
+        "--account",
+        metavar="ACCOUNT",
+        help="only the events of this connected account (Stripe Connect: acct_...)",
+    )
     return parser
 
 
@@ -151,6 +156,7 @@ def run_replay(args: argparse.Namespace, out: TextIO | None = None) -> int:
         "approvals": args.approvals,
         "lookups": args.lookups,
         "hostile": args.hostile,
+        "account": args.account,
     }
     after = _load(args.files)
     try:

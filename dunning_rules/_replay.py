@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ._replay_source import Deliveries, Delivery, open_events
+from ._replay_source import Deliveries, Delivery, only_account, open_events
 from ._replay_store import ReplayStore
 from ._replay_tally import Tally
 from ._replay_world import RETENTION, World, simulated, stubs
@@ -111,6 +111,9 @@ class ReplayReport:
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False
     )
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    accounts: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    """Per connected account (Stripe Connect) whose events started runs: ``runs``, invoices
+    ``recovered`` after a run started, and their ``amount`` per currency."""
     """Per rule with ``variants``: its holdout's name and, per variant, ``runs``, ``recovered``
     (invoices paid after the run started), ``rate``, ``amount`` per currency, and ``uplift``
     over the holdout in percentage points with its 95% interval (``low``, ``high``)."""
@@ -141,6 +144,7 @@ class ReplayReport:
             "hostile": _plain(self.hostile),
             "warnings": self.warnings,
             "variants": _plain(self.variants),
+            "accounts": _plain(self.accounts),
         }
 
     def to_text(self) -> str:
@@ -372,6 +376,7 @@ def replay(
     progress: Callable[[int, int | None], None] | None = None,
     horizon: _dt.timedelta = DEFAULT_HORIZON,
     sequences: bool = False,
+    account: str | None = None,
 ) -> ReplayReport:
     """Replay ``events`` through ``rules``; nothing is sent, fetched or stored.
 
@@ -383,12 +388,16 @@ def replay(
     events. ``hostile`` (a seed) delivers the events as Stripe may: late, out of order, twice.
     ``progress(done, total)`` is called as events are delivered. After the last event, due runs
     go on until none is left or ``horizon`` has passed. ``sequences`` keeps each invoice's
-    messages, for :meth:`ReplayReport.compare`.
+    messages, for :meth:`ReplayReport.compare`. ``account`` replays only the events of that
+    connected account (Stripe Connect's ``event.account``); the report splits runs and
+    recoveries by account either way.
     """
     if approvals not in APPROVALS:
         raise ReplayError(f"approvals must be one of {', '.join(APPROVALS)}, not {approvals!r}")
     state = _Replay(rules, approvals=approvals, lookups=_read_lookups(lookups), sequences=sequences)
     source = open_events(events)
+    if account is not None:
+        source = only_account(source, account)
     deliveries = Deliveries(source, seed=hostile)
     done = 0
     last: float | None = None
@@ -476,6 +485,7 @@ def _report(
         sequences=sequences,
         customers=MappingProxyType(dict(tally.customers)),
         variants=_frozen(tally.variant_figures(state.rules)),
+        accounts=_frozen(tally.account_figures()),
     )
 
 

@@ -8,7 +8,7 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._replay_text import amounts, duration
+from ._replay_text import account_rows, amounts, duration, variant_rows
 from .rules.functions import format_money
 
 if TYPE_CHECKING:
@@ -215,6 +215,14 @@ def _sections(report: ReplayReport) -> list[str]:
     out.append("</div><div><h2>Events</h2>")
     out.append(_table(("type", "events"), report.by_type.items()))
     out.append("</div></div>")
+    for rule, split in report.variants.items():
+        head, *rows = variant_rows(split)
+        out.append(f"<h2>Variants of {_e(rule)}</h2>")
+        out.append(_table(head, rows))
+    if report.accounts:
+        head, *rows = account_rows(report.accounts)
+        out.append("<h2>By connected account</h2>")
+        out.append(_table(head, rows))
     if report.failed_steps:
         out.append("<h2>Steps that would have failed</h2>")
         out.append(

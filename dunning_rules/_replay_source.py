@@ -89,6 +89,12 @@ class EventSource:
         self.skipped[reason] = self.skipped.get(reason, 0) + count
 
 
+def only_account(source: EventSource, account: str) -> EventSource:
+    """``source`` with only the events of connected account ``account``."""
+    items = (item for item in source.items if item[2].get("account") == account)
+    return EventSource(items=items, total=None, skipped=source.skipped)
+
+
 def open_events(events: Any) -> EventSource:
     """The events of ``events`` (see the module docstring), in ``created`` order."""
     if isinstance(events, (str, os.PathLike)):

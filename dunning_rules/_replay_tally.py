@@ -42,6 +42,8 @@ class _Invoice:
     paid_known: bool = False
     variants: list[tuple[str, str]] = field(default_factory=list)
     """``(rule, variant)`` of each run started for it by a rule with variants."""
+    account: str | None = None
+    """The connected account of the events that started its runs (Stripe Connect)."""
 
 
 @dataclass(slots=True)
@@ -83,6 +85,9 @@ class Tally:
     variant_runs: dict[tuple[str, str], int] = field(default_factory=dict)
     variant_recovered: dict[tuple[str, str], int] = field(default_factory=dict)
     variant_amounts: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    account_runs: dict[str, int] = field(default_factory=dict)
+    account_recovered: dict[str, int] = field(default_factory=dict)
+    account_amounts: dict[str, dict[str, int]] = field(default_factory=dict)
     first: float | None = None
     last: float | None = None
     _to_payment: array.array[float] = field(default_factory=lambda: array.array("d"))
@@ -163,6 +168,11 @@ class Tally:
                 self.variant_recovered[arm] = self.variant_recovered.get(arm, 0) + 1
                 sums = self.variant_amounts.setdefault(arm, {})
                 sums[currency] = sums.get(currency, 0) + amount
+            if state.account is not None:
+                acct = state.account
+                self.account_recovered[acct] = self.account_recovered.get(acct, 0) + 1
+                sums = self.account_amounts.setdefault(acct, {})
+                sums[currency] = sums.get(currency, 0) + amount
             day = self._daily(moment)
             day["recovered"][currency] = day["recovered"].get(currency, 0) + amount
             day["paid"] += 1
@@ -190,6 +200,8 @@ class Tally:
                 if run.variant is not None:
                     arm = (run.rule, run.variant)
                     self.variant_runs[arm] = self.variant_runs.get(arm, 0) + 1
+                if run.account is not None:
+                    self.account_runs[run.account] = self.account_runs.get(run.account, 0) + 1
                 if invoice is not None:
                     state = self._invoice(invoice, now)
                     state.customer = state.customer or customer_of(run.event)
@@ -197,6 +209,7 @@ class Tally:
                         state.run_at = now
                     if run.variant is not None:
                         state.variants.append((run.rule, run.variant))
+                    state.account = state.account or run.account
             if run.live:
                 if known is None:
                     self._live[run.id] = _Live(run.rule, invoice, run.status)
@@ -314,6 +327,17 @@ class Tally:
                 }
             out[rule.name] = {"holdout": holdout, "variants": arms}
         return out
+
+    def account_figures(self) -> dict[str, dict[str, Any]]:
+        """Per connected account: runs started, invoices recovered and their sums."""
+        return {
+            account: {
+                "runs": runs,
+                "recovered": self.account_recovered.get(account, 0),
+                "amount": dict(sorted(self.account_amounts.get(account, {}).items())),
+            }
+            for account, runs in sorted(self.account_runs.items())
+        }
 
     def median_to_payment(self) -> float | None:
         return statistics.median(self._to_payment) if self._to_payment else None

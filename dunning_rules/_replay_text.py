@@ -94,6 +94,7 @@ def report_text(report: ReplayReport) -> str:
         f"{plural(paid['invoices'], 'invoice')}",
     ]
     lines += _variant_lines(report.variants)
+    lines += _account_lines(report.accounts)
     if report.failed_steps:
         lines += ["", "steps that would have failed"]
         lines += _table(
@@ -121,24 +122,41 @@ def _points(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}"
 
 
+def variant_rows(split: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """One rule's variants as table rows, a header first (the text and HTML reports both)."""
+    rows: list[tuple[Any, ...]] = [("variant", "runs", "recovered", "rate", "uplift", "95%")]
+    for name, arm in split["variants"].items():
+        rate = "-" if arm["rate"] is None else f"{100 * arm['rate']:.1f}%"
+        interval = "-" if arm["low"] is None else f"{_points(arm['low'])} to {_points(arm['high'])}"
+        label = f"{name} (holdout)" if arm["holdout"] else name
+        uplift = "baseline" if arm["holdout"] else _points(arm["uplift"])
+        rows.append((label, arm["runs"], arm["recovered"], rate, uplift, interval))
+    return rows
+
+
+def account_rows(accounts: Mapping[str, Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """The per-account split as table rows, a header first."""
+    rows: list[tuple[Any, ...]] = [("account", "runs", "recovered", "amount")]
+    for account, figures in accounts.items():
+        rows.append((account, figures["runs"], figures["recovered"], amounts(figures["amount"])))
+    return rows
+
+
 def _variant_lines(variants: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Per rule with variants: runs, recovered, rate and the uplift over the holdout."""
     lines: list[str] = []
     for rule, split in variants.items():
         lines += ["", f"variants of {rule}"]
-        rows: list[tuple[Any, ...]] = [("variant", "runs", "recovered", "rate", "uplift", "95%")]
-        for name, arm in split["variants"].items():
-            rate = "-" if arm["rate"] is None else f"{100 * arm['rate']:.1f}%"
-            interval = (
-                "-" if arm["low"] is None else f"{_points(arm['low'])} to {_points(arm['high'])}"
-            )
-            label = f"{name} (holdout)" if arm["holdout"] else name
-            uplift = "baseline" if arm["holdout"] else _points(arm["uplift"])
-            rows.append((label, arm["runs"], arm["recovered"], rate, uplift, interval))
-        lines += _table(rows)
+        lines += _table(variant_rows(split))
         if split["holdout"] is not None:
             lines.append("  uplift: recovery rate over the holdout's, in percentage points")
     return lines
+
+
+def _account_lines(accounts: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    if not accounts:
+        return []
+    return ["", "by connected account", *_table(account_rows(accounts))]
 
 
 def comparison_text(comparison: ReplayComparison) -> str:

@@ -188,3 +188,45 @@ def test_replay_reports_recovery_per_variant_with_its_lift():
     assert arms["sms-first"]["uplift"] == round(100 * (1.0 - control["rate"]), 2)
     assert "variants of remind" in report.to_text()
     assert report.to_dict()["variants"]["remind"]["holdout"] == "control"
+
+
+def test_replay_html_shows_the_variants():
+    """The HTML report has a table of each rule's variants, the holdout marked."""
+    events = []
+    for number in range(20):
+        failed = invoice_event(f"in_{number}")
+        failed["created"] = 1_720_000_000 + number
+        events.append(failed)
+    page = dr.replay(dr.load_rules(TEXT), events).to_html()
+    assert "<h2>Variants of remind</h2>" in page
+    assert "control (holdout)" in page
+
+
+def connect_event(invoice: str, account: str, event_type: str, created: int) -> dict[str, Any]:
+    event = invoice_event(invoice, event_type)
+    event["id"] = f"{event['id']}_{account}"
+    event["account"] = account
+    event["created"] = created
+    return event
+
+
+def test_replay_splits_and_filters_by_connected_account():
+    """Runs and recoveries are split by account; account=... replays one account's events."""
+    events = []
+    for number, account in enumerate(["acct_A", "acct_A", "acct_B"]):
+        invoice = f"in_c{number}"
+        events.append(
+            connect_event(invoice, account, "invoice.payment_failed", 1_720_000_000 + number)
+        )
+    events.append(connect_event("in_c0", "acct_A", "invoice.paid", 1_720_090_000))
+    rules = dr.load_rules(TEXT)
+    report = dr.replay(rules, events)
+    assert report.accounts == {
+        "acct_A": {"runs": 2, "recovered": 1, "amount": {"usd": 1000}},
+        "acct_B": {"runs": 1, "recovered": 0, "amount": {}},
+    }
+    assert "by connected account" in report.to_text()
+    assert "<h2>By connected account</h2>" in report.to_html()
+    only = dr.replay(rules, events, account="acct_B")
+    assert only.events == 1
+    assert list(only.accounts) == ["acct_B"]
