@@ -388,6 +388,11 @@ def _rule_sites(
         for path, text in _strings(params, at):
             for body, start in placeholders(text):
                 yield _Site(source, path, body, start, name, earlier, later, groups)
+        window = step.get("send_window")
+        zone = window.get("time_zone") if isinstance(window, dict) else None
+        if isinstance(zone, str):  # an expression, read when the step is reached
+            path = (*at, "send_window", "time_zone")
+            yield _Site(source, path, zone, 0, name, earlier, later, groups)
 
 
 def check_rule_files(

@@ -460,3 +460,20 @@ def test_importing_the_library_does_not_import_stripe():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_a_misspelt_field_in_a_send_windows_time_zone_is_a_warning():
+    """A send window's `time_zone` expression is checked like any other path."""
+    text = rules_text(
+        """\
+        - type: sms
+          to: "+15555550100"
+          body: Pay
+          send_window: {hours: "08:00-21:00", time_zone: "data.object.custmer_tz"}
+        """
+    )
+    assert warnings_of(text) == [
+        "<string>:9:57: $.rules[0].actions[0].send_window.time_zone: rule 'r': "
+        "data.object.custmer_tz: no field 'custmer_tz' in Invoice (invoice.payment_failed); "
+        "did you mean 'customer'? [unknown-field]"
+    ]
