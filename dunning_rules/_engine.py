@@ -11,6 +11,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from ._approvals import answer_step, not_pending, refusal
 from ._build import resolve_adapters, resolve_lookups
 from ._lease import Heartbeat, RunLease
 from ._redact import collect_secrets, redact
@@ -383,7 +384,7 @@ class Engine:
         if run.status == "awaiting_approval":
             approval = dict(run.approval or {})
             approval.update(timed_out=True, answered_at=now.isoformat())
-            run = _answer_step(run, approval, {"timed_out": True, "answered_at": now.isoformat()})
+            run = answer_step(run, approval, {"timed_out": True, "answered_at": now.isoformat()})
             if approval.get("on_timeout") != "continue":
                 return self._end(
                     run,
@@ -466,17 +467,17 @@ class Engine:
                 existing = self._store.get(run_id)
                 if existing is None:
                     raise RunNotFoundError(run_id)
-                raise _not_pending(existing, step, now)
+                raise not_pending(existing, step, now)
             approval = dict(run.approval or {})
-            refusal = _refusal(run, approval, step, nonce, now)
-            if refusal is not None:
+            refused = refusal(run, approval, step, nonce, now)
+            if refused is not None:
                 self._store.save(run, owner=self._owner, lease_until=None)  # changes nothing
                 raise ApprovalNotPendingError(
-                    f"run {run_id}: {refusal}; nothing done", run_id=run_id, reason=refusal
+                    f"run {run_id}: {refused}; nothing done", run_id=run_id, reason=refused
                 )
             answer = {"approved": approved, "by": by, "answered_at": now.isoformat()}
             approval.update(answer)
-            run = _answer_step(run, approval, answer)
+            run = answer_step(run, approval, answer)
             if not approved:
                 return self._end(
                     run,
@@ -588,54 +589,6 @@ def _logged(outcome: Outcome, level: int = logging.WARNING) -> Outcome:
         for warning in outcome.warnings:
             log.log(level, "event %s: %s", outcome.event_id, warning, extra=extra)
     return outcome
-
-
-def _answer_step(run: Run, approval: Mapping[str, Any], answer: Mapping[str, Any]) -> Run:
-    """``run`` with ``answer`` kept on the record of the approval step it answers."""
-    index = approval.get("step")
-    record = run.record(index) if isinstance(index, int) else None
-    if record is None:
-        return run
-    answered = replace(record, output={**(record.output or {}), **answer})
-    steps = tuple(answered if s.index == index else s for s in run.steps)
-    return replace(run, steps=steps)
-
-
-def _refusal(
-    run: Run, approval: Mapping[str, Any], step: int | None, nonce: str | None, now: _dt.datetime
-) -> str | None:
-    """Why an answer naming ``step``/``nonce`` at ``now`` does not answer the pending approval."""
-    pending = approval.get("step")
-    if step is not None and pending is not None and step != pending:
-        return f"the answer is for the approval at step {step}; the run waits for step {pending}"
-    if nonce is not None and approval.get("nonce") not in (None, nonce):
-        return "the answer does not belong to the approval the run waits for"
-    if run.next_at is not None and now >= run.next_at:
-        return f"the approval timed out at {run.next_at.isoformat()}"
-    return None
-
-
-def _not_pending(run: Run, step: int | None, now: _dt.datetime) -> ApprovalNotPendingError:
-    """The error for an answer to ``run``, which no approval of is pending now."""
-    approval = run.approval or {}
-    index = step if step is not None else approval.get("step")
-    record = run.record(index) if isinstance(index, int) else None
-    answer = (record.output if record is not None else None) or approval
-    if answer.get("timed_out"):
-        reason = f"the approval timed out (at {answer.get('answered_at')})"
-    elif "approved" in answer:
-        verdict = "approved" if answer.get("approved") else "rejected"
-        reason = f"the approval was already {verdict} by {answer.get('by') or 'someone'}"
-        reason += f" at {answer.get('answered_at')}"
-    elif run.status == "awaiting_approval":
-        reason = "another worker is working on the run right now; try again"
-    else:
-        reason = f"the run is {run.status}"
-        if run.reason:
-            reason += f" ({run.reason})"
-    return ApprovalNotPendingError(
-        f"run {run.id}: {reason}; nothing done", run_id=run.id, reason=reason
-    )
 
 
 def _outcome(
