@@ -64,7 +64,8 @@ def invoice_in(variant: str) -> str:
 
 def test_the_docs_example_is_the_one_tested():
     """The rule file is the page's, with a 10% holdout and the connected account's settings."""
-    assert SPLIT is not None and SPLIT.holdout is not None
+    assert SPLIT is not None
+    assert SPLIT.holdout is not None
     assert SPLIT.holdout.name == "control"
     assert not RULE_SET.warnings
 
