@@ -12,6 +12,7 @@ raises fails its step with :class:`~dunning_rules.errors.ExpressionError`.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -152,8 +153,10 @@ def _analyse(parsed: Mapping[str, Any], expression: str) -> tuple[frozenset[str]
     return (frozenset(lookups) if lookups is not None else None), reads_steps
 
 
+@functools.lru_cache(maxsize=4096)
 def compile_expression(expression: str) -> Expression:
-    """Parse, check and compile one JMESPath expression."""
+    """Parse, check and compile one JMESPath expression (once per text: an Expression is
+    immutable, so rules that say the same thing share it, as ``key: data.object.id`` does)."""
     lookups, reads_steps = check_expression(expression)
     search = _compiler.compile_expression(expression, FUNCTIONS)
     return Expression(source=expression, search=search, lookups=lookups, reads_steps=reads_steps)
