@@ -11,6 +11,7 @@ import importlib.util
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -111,3 +112,14 @@ class Fakes:
 
 # What the first pass of the standard rule calls, up to its 3-day wait.
 FIRST_PASS = {"stripe.invoice": 1, "llm": 1, "email": 1}
+
+
+@dataclass(frozen=True)
+class Web:
+    """How one framework's test client posts to the recipe's endpoints and reads answers (the
+    shared cases of :mod:`tests.recipes.web_cases` run through it)."""
+
+    post_event: Callable[[bytes, dict[str, str]], Any]
+    post_slack: Callable[[bytes, dict[str, str]], Any]
+    json: Callable[[Any], Any]
+    content: Callable[[Any], bytes]
