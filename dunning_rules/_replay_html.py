@@ -8,7 +8,7 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._replay_text import account_rows, amounts, duration, variant_rows
+from ._replay_text import account_rows, amounts, duration, run_rows, variant_rows
 from .rules.functions import format_money
 
 if TYPE_CHECKING:
@@ -185,22 +185,9 @@ def _summary(report: ReplayReport) -> list[str]:
 
 
 def _sections(report: ReplayReport) -> list[str]:
-    runs = report.runs
     out = ["<h2>Messages and recoveries per day</h2>", chart(report)]
     out.append('<div class="cols"><div><h2>Runs</h2>')
-    out.append(
-        _table(
-            ("runs", "count"),
-            [
-                ("started", runs["started"]),
-                ("completed", runs["completed"]),
-                ("cancelled", runs["cancelled"]),
-                ("failed", runs["failed"]),
-                ("still waiting", runs["waiting"]),
-                ("awaiting approval", runs["awaiting_approval"]),
-            ],
-        )
-    )
+    out.append(_table(("runs", "count"), run_rows(report.runs)))
     if report.cancelled_by:
         out.append(_table(("cancelled by", "runs"), report.cancelled_by.items()))
     out.append("</div><div><h2>Rules</h2>")

@@ -57,18 +57,8 @@ def report_text(report: ReplayReport) -> str:
             f"hostile delivery (seed {h['seed']}): {h['duplicates']} sent twice, "
             f"{h['late']} late, {h['reordered']} out of order"
         )
-    runs = report.runs
     lines += ["", "runs"]
-    lines += _table(
-        [
-            ("started", runs["started"]),
-            ("completed", runs["completed"]),
-            ("cancelled", runs["cancelled"]),
-            ("failed", runs["failed"]),
-            ("still waiting", runs["waiting"]),
-            ("awaiting approval", runs["awaiting_approval"]),
-        ]
-    )
+    lines += _table(run_rows(report.runs))
     if report.cancelled_by:
         lines.append(
             "  cancelled by: "
@@ -120,6 +110,18 @@ def report_text(report: ReplayReport) -> str:
 
 def _points(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}"
+
+
+def run_rows(runs: Mapping[str, int]) -> list[tuple[str, int]]:
+    """How the runs ended, as table rows (the text and HTML reports both)."""
+    return [
+        ("started", runs["started"]),
+        ("completed", runs["completed"]),
+        ("cancelled", runs["cancelled"]),
+        ("failed", runs["failed"]),
+        ("still waiting", runs["waiting"]),
+        ("awaiting approval", runs["awaiting_approval"]),
+    ]
 
 
 def variant_rows(split: Mapping[str, Any]) -> list[tuple[Any, ...]]:
