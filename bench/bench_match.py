@@ -1,11 +1,14 @@
 """Benchmark: which of N rules match a Stripe ``invoice.payment_failed`` event, by engine.
 
-    python bench/bench_match.py            # N = 10, 100, 1000; about a minute and a half
-    python bench/bench_match.py --quick    # the same table with fewer events; under 20 s
+    python bench/bench_match.py            # N = 10, 100, 1000; about two minutes
+    python bench/bench_match.py --quick    # the same tables, shorter slices; under a minute
 
 Every rule is 2-3 comparisons on the event (amount_due, currency, attempt_count,
-metadata.plan, the customer_email domain), joined with "and", drawn with a fixed seed. The
-events are 1,000 variations of the fixture event (fixed seed too). The engines:
+metadata.plan, the customer_email domain), joined with "and", drawn with a fixed seed so that an
+event matches about a tenth of the rules. The events are 1,000 variations of the fixture event
+(fixed seed too). How it measures (bench/_measure.py): CPU time, the engines of one size
+interleaved in short slices, each ratio taken within a repetition, the median of 5 printed with
+the lowest and highest. The engines:
 
 - ``jmespath loop``: a bare loop of precompiled ``jmespath`` expressions (the 1.0x baseline);
 - ``compiled``: the same loop over ``dunning_rules.rules._compiler.compile_expression``;
@@ -14,7 +17,9 @@ events are 1,000 variations of the fixture event (fixed seed too). The engines:
   library path (rules with ``on: invoice.payment_failed``, ``when:`` and one slack action);
 - ``python lambdas``: hand-written Python, one lambda per rule that walks the dict itself;
 - ``business-rules`` (``business_rules``) and ``zen-engine`` (``zen``, one compiled expression
-  that returns the list of all conditions, its fastest path) when they are installed.
+  that returns the list of all conditions, its fastest path) when they are installed;
+- ``Engine.handle``: the memory store, each rule's one step on a no-op adapter, every event a
+  new id (a second table: microseconds per event).
 
 Before timing, every engine must find the same matching rules for every event; the script
 prints the number of mismatches and exits 1 if there is any.
@@ -27,13 +32,13 @@ import copy
 import json
 import random
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jmespath
+from _measure import Contender, compare, print_table, versus
 
 from dunning_rules.rules._compiler import compile_batch, compile_expression
 from dunning_rules.rules.functions import FUNCTIONS
@@ -108,7 +113,7 @@ def make_rules(count: int, rng: random.Random) -> list[list[Comparison]]:
     for _ in range(count):
         fields = rng.sample(["amount_due", "attempt_count", "currency", "plan", "domain"], 3)
         comparisons = []
-        for name in fields[: rng.choice((2, 3))]:
+        for name in fields[: rng.choices((2, 3), weights=(3, 1))[0]]:
             if name == "amount_due":
                 value: Any = rng.choice((500, 1000, 2000, 5000, 10000, 50000, 100000))
                 comparisons.append(Comparison(name, rng.choice(NUMBER_OPS), value))
@@ -219,6 +224,32 @@ def engine_simulate(rules: list[list[Comparison]]) -> Match:
     return match
 
 
+def engine_handle(rules: list[list[Comparison]]) -> Match:
+    import dunning_rules
+
+    lines = ["version: 1", "rules:"]
+    for number, rule in enumerate(rules):
+        condition = " && ".join(c.jmespath() for c in rule)
+        lines += [
+            f"  - name: r{number:04d}",
+            "    on: invoice.payment_failed",
+            f"    when: {json.dumps(condition)}",
+            '    actions: [{type: noop, text: "{{ data.object.customer_email }}"}]',
+        ]
+    engine = dunning_rules.Engine(
+        dunning_rules.load_rules("\n".join(lines) + "\n"),
+        adapters={"noop": lambda params, ctx: None},
+    )
+    number = {f"r{n:04d}": n for n in range(len(rules))}
+    serial = iter(range(10**12))
+
+    def match(event: dict[str, Any]) -> list[int]:
+        outcome = engine.handle({**event, "id": f"evt_h{next(serial)}"})
+        return sorted([number[name] for name in outcome.matched])
+
+    return match
+
+
 def python_lambdas(rules: list[list[Comparison]]) -> Match:
     tests = [eval("lambda e: " + " and ".join(c.python() for c in rule)) for rule in rules]
 
@@ -308,6 +339,7 @@ ENGINES: list[tuple[str, Callable[[list[list[Comparison]]], Match], str | None]]
     ("compiled", compiled_loop, None),
     ("compiled batch", compiled_batch, None),
     ("Engine.simulate", engine_simulate, "dunning_rules"),
+    ("Engine.handle", engine_handle, "dunning_rules"),
     ("python lambdas", python_lambdas, None),
     ("business-rules", business_rules_engine, "business_rules"),
     ("zen-engine", zen_engine, "zen"),
@@ -330,31 +362,27 @@ def available(module: str | None) -> str | None:
     return None
 
 
-def events_per_second(match: Match, events: Sequence[dict[str, Any]], budget: float) -> float:
-    """The best of three rounds of ``budget / 3`` seconds each (the machine may be shared)."""
-    match(events[0])  # warm up
-    best, done = 0.0, 0
-    for _ in range(3):
-        count, start = 0, time.perf_counter()
-        while True:
-            offset = done % len(events)
-            for event in events[offset : offset + 25]:
-                match(event)
-                count += 1
-            done += 25
-            elapsed = time.perf_counter() - start
-            if elapsed >= budget / 3:
-                break
-        best = max(best, count / elapsed)
-    return best
+def batches(match: Match, events: Sequence[dict[str, Any]], size: int = 25) -> Callable[[], int]:
+    """A contender's ``run``: the next ``size`` events through ``match``."""
+    offset = 0
+
+    def run() -> int:
+        nonlocal offset
+        for event in events[offset : offset + size]:
+            match(event)
+        offset = (offset + size) % len(events)
+        return size
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer events, shorter timings")
+    parser.add_argument("--quick", action="store_true", help="fewer events, shorter slices")
     parser.add_argument("--event", type=Path, default=BASE_EVENT, help="the base event JSON")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="rule counts")
     args = parser.parse_args(argv)
-    check_count, budget = (150, 0.12) if args.quick else (1000, 0.8)
+    check_count, slice_seconds = (150, 0.02) if args.quick else (1000, 0.05)
 
     rng = random.Random(SEED)
     events = make_events(1000, rng, json.loads(args.event.read_text(encoding="utf-8")))
@@ -366,9 +394,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"note: {name} skipped ({missing})")
 
-    rows: list[tuple[str, int, float, float]] = []
     mismatches = 0
-    for size in SIZES:
+    results = []
+    for size in [int(n) for n in args.sizes.split(",")]:
         rules = make_rules(size, random.Random(SEED + size))
         built = [(name, build(rules)) for name, build in engines]
         expected = [built[0][1](event) for event in events[:check_count]]
@@ -378,18 +406,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"MISMATCH: {name} disagrees on {wrong} of {check_count} events (N={size})")
             mismatches += wrong
         matched = sum(len(m) for m in expected) / len(expected)
-        print(f"N={size}: {matched:.1f} rules match an event on average")
-        baseline = 0.0
-        for name, match in built:
-            rate = events_per_second(match, events, budget)
-            baseline = baseline or rate
-            rows.append((name, size, rate, rate / baseline))
+        print(f"N={size}: {matched:.1f} rules match an event on average ({matched / size:.0%})")
+        contenders = [Contender(name, batches(m, events), f"N={size}") for name, m in built]
+        results += compare(contenders, baseline="jmespath loop", slice_seconds=slice_seconds)
 
     checked = check_count * len(SIZES) * (len(engines) - 1)
     print(f"\nmismatches: {mismatches} (of {checked} engine/event checks)\n")
-    print(f"{'engine':<16} {'N':>5} {'events/s':>12} {'vs jmespath':>12}")
-    for name, size, rate, ratio in rows:
-        print(f"{name:<16} {size:>5} {rate:>12,.0f} {ratio:>11.1f}x")
+    print_table(results, unit="events", against="jmespath")
+    by = {(r.group, r.name): r for r in results}
+    print()
+    for group in dict.fromkeys(r.group for r in results):
+        mine = by.get((group, "Engine.simulate"))
+        if mine is None:
+            continue
+        for other in ("python lambdas", "zen-engine", "compiled batch"):
+            if (group, other) in by:
+                median, low, high = versus(mine, by[(group, other)])
+                print(
+                    f"Engine.simulate vs {other:<15} {group:>7}: {median:6.2f}x"
+                    f"  ({low:.2f}-{high:.2f})"
+                )
     return 1 if mismatches else 0
 
 

@@ -17,10 +17,11 @@ from ._lease import Heartbeat, RunLease
 from ._redact import collect_secrets, redact
 from .actions.base import LookupContext
 from .errors import ApprovalNotPendingError, RunNotFoundError, StoreError
-from .outcome import ActionRecord, Outcome, Run, new_outcome, new_run
+from .outcome import ActionRecord, Outcome, Run, new_run, planned_outcome
 from .rules._delivery import event_account as _account
 from .rules._delivery import run_variant as _variant
 from .rules._delivery import window_types
+from .rules._reads import event_reads, rule_expressions
 from .rules.executor import Advance, Executor
 from .rules.functions import clock_scope
 from .rules.loader import compile_stored_rule
@@ -93,9 +94,18 @@ class Engine:
             redact=self._redact,
         )
         self._store = open_store(store)
+        self._keeps_text = bool(getattr(self._store, "keeps_event_text", True))
         self._heartbeat = Heartbeat(self._store, self._owner, lease, self._clock)
+        self._run_lease = RunLease(  # holds no state of its own: one for every run
+            self._store,
+            owner=self._owner,
+            lease=lease,
+            clock=self._clock,
+            heartbeat=self._heartbeat,
+        )
         self._old_rules: dict[str, Rule] = {}
         self._window_types = window_types(rules)
+        self._fits: Callable[[Any], bool] | None = None  # what simulate checks of an event
         self._static_plans: dict[
             int, tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]
         ] = {}
@@ -138,67 +148,59 @@ class Engine:
         runs, no lookup is fetched (``lookups`` gives their values by name: ``{"ltv":
         {"usd": 120000}}``; others are null), nothing is stored or read from the store.
         """
-        event = check_event(event)
+        fits = self._fits
+        if fits is None:
+            windows = any(
+                a.send_window is not None or a.type in self._window_types
+                for rule in self.rules
+                for a in rule.actions
+            )
+            reads = event_reads(rule_expressions(self.rules), windows=windows)
+            fits = self._fits = reads.checker()
+        event = check_event(event, fits)
         with clock_scope(self._clock):
             now = self._clock()
             scope = self._scope(event, now, live=False, supplied=lookups)
             plan = plan_event(self.rules, event, scope)
-            runs: list[Run] = []
-            actions: list[ActionRecord] = []
             event_id, event_type = plan.event_id, plan.event_type
-            account = _account(event)
-            for number, (cancelling, cancelled_key) in enumerate(plan.cancels, 1):
-                runs.append(
-                    new_run(
-                        f"simulated-cancel-{number}",
-                        *(cancelling.name, cancelled_key, "cancelled", None, (), event_id),
-                        *(event_type, {}, cancelling.version, 0, now, now, now, None),
-                        f"cancelled by {event_type} ({event_id}): the live run of this rule "
-                        "and key, if there is one",
-                        None,
-                        account,
-                        0,
-                    )
-                )
             static_plans = self._static_plans
-            for number, (rule, key) in enumerate(plan.starts, 1):
-                variant = _variant(rule, key, event_id)
-                planned = static_plans.get(id(rule)) or self._plan_steps(rule, scope, variant, now)
-                records, status, delay = planned
-                next_at = now + delay if delay is not None else None
+            planned = []
+            actions: list[ActionRecord] = []
+            for rule, key in plan.starts:
+                variant = None if rule.split is None else _variant(rule, key, event_id)
+                steps = static_plans.get(id(rule)) or self._plan_steps(rule, scope, variant, now)
+                planned.append((rule, key, variant, steps))
+                actions.extend(steps[0])
+
+        def build() -> tuple[Run, ...]:
+            account = _account(event)
+            runs = [
+                new_run(
+                    f"simulated-cancel-{number}",
+                    *(cancelling.name, cancelled_key, "cancelled", None, (), event_id),
+                    *(event_type, {}, cancelling.version, 0, now, now, now, None),
+                    f"cancelled by {event_type} ({event_id}): the live run of this rule "
+                    "and key, if there is one",
+                    None,
+                    account,
+                    0,
+                )
+                for number, (cancelling, cancelled_key) in enumerate(plan.cancels, 1)
+            ]
+            for number, (rule, key, variant, (records, status, delay)) in enumerate(planned, 1):
                 runs.append(
                     new_run(
-                        f"simulated-{number}",
-                        rule.name,
-                        key,
-                        status,
-                        next_at,
-                        records,
-                        event_id,
-                        event_type,
-                        {},
-                        rule.version,
-                        0,
-                        now,
-                        now,
-                        None,
-                        None,
-                        None,
-                        variant,
-                        account,
-                        0,
+                        *(f"simulated-{number}", rule.name, key, status),
+                        now + delay if delay is not None else None,
+                        *(records, event_id, event_type, {}, rule.version, 0, now, now),
+                        *(None, None, None, variant, account, 0),
                     )
                 )
-                actions.extend(records)
+            return tuple(runs)
+
         return _logged(
-            new_outcome(
-                plan.event_id,
-                plan.event_type,
-                False,
-                plan.matched,
-                tuple(runs),
-                tuple(actions),
-                tuple(scope.warnings),
+            planned_outcome(
+                event_id, event_type, plan.matched, build, tuple(actions), tuple(scope.warnings)
             ),
             logging.INFO,
         )
@@ -227,7 +229,10 @@ class Engine:
         answers in milliseconds whatever its steps do). Conditions that read a lookup still
         fetch it here, to decide which rules match.
         """
-        event, event_body = check_event_text(event)
+        if self._keeps_text:  # a SQL store keeps the event's JSON: encoded once, here
+            event, event_body = check_event_text(event)
+        else:
+            event, event_body = check_event(event), None
         event_id, event_type = event["id"], event["type"]
         if self._store.has_event(event_id):
             return Outcome(event_id=event_id, event_type=event_type, duplicate=True)
@@ -292,38 +297,22 @@ class Engine:
 
     @staticmethod
     def _new_run(start: RunPlan, event: Mapping[str, Any], now: _dt.datetime) -> Run:
-        return Run(
-            variant=_variant(start.rule, start.key, event["id"]),
-            account=_account(event),
-            id=f"run_{uuid.uuid4().hex}",
-            rule=start.rule.name,
-            key=start.key,
-            status="waiting",
-            next_at=now,
-            event_id=event["id"],
-            event_type=event["type"],
-            event=event,
-            rule_version=start.rule.version,
-            due_at=now,
-            created_at=now,
-            updated_at=now,
+        rule, key = start
+        event_id = event["id"]
+        return new_run(
+            *(f"run_{os.urandom(16).hex()}", rule.name, key, "waiting", now, (), event_id),
+            *(event["type"], event, rule.version, 0, now, now, now, None, None),
+            None if rule.split is None else _variant(rule, key, event_id),
+            _account(event),
+            0,
         )
 
     # -- carrying runs on ---------------------------------------------------------------------
 
-    def _run_lease(self) -> RunLease:
-        return RunLease(
-            self._store,
-            owner=self._owner,
-            lease=self._lease,
-            clock=self._clock,
-            heartbeat=self._heartbeat,
-        )
-
     def _advance(self, run: Run, rule: Rule, scope: Scope, now: _dt.datetime) -> Advance:
         """Carry one run on; whatever goes wrong with it stays with it (see :meth:`_fail`)."""
         try:
-            done = self._executor.advance(run, rule, scope, now=now, lease=self._run_lease())
+            done = self._executor.advance(run, rule, scope, now=now, lease=self._run_lease)
         except StoreError:
             raise  # the store itself failed: no other run can go on either
         except Exception as exc:  # one broken run must not stall every other run

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import decimal
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -78,30 +77,45 @@ def _too_deep(text: str, encoded: bytes) -> bool:
 def _is_wire(value: Any, depth: int, strings: bool) -> bool:
     """True when ``value`` (at nesting ``depth``) is already in wire form: exact dicts with
     str keys, lists, str, int, float, bool and None, no deeper than MAX_EVENT_DEPTH; with
-    ``strings``, also no NaN or infinity and only strings every store can hold."""
-    if depth > MAX_EVENT_DEPTH:
+    ``strings``, also no NaN or infinity and only strings every store can hold.
+
+    One level at a time, without recursion or a call per value; the strings (keys too) are
+    checked together at the end, joined.
+    """
+    level = [value]
+    texts: list[str] = []
+    add = texts.append
+    for _ in range(MAX_EVENT_DEPTH - depth + 1):
+        deeper: list[Any] = []
+        push = deeper.append
+        for container in level:
+            items: Any
+            if type(container) is dict:
+                try:
+                    add("".join(container))  # raises unless every key is a str
+                except TypeError:
+                    return False
+                items = container.values()
+            elif type(container) is list:
+                items = container
+            else:
+                return False
+            for item in items:
+                kind = type(item)
+                if kind is str:
+                    add(item)
+                elif kind is dict or kind is list:
+                    push(item)
+                elif kind is int or kind is bool or item is None:
+                    pass
+                elif kind is not float or (strings and item - item != 0):  # inf, nan
+                    return False
+        if not deeper:
+            break
+        level = deeper
+    else:
         return False
-    if type(value) is dict:
-        for key, item in value.items():
-            if type(key) is not str or (strings and not _storable(key)):
-                return False
-            if not _plain_item(item, depth, strings):
-                return False
-        return True
-    if type(value) is list:
-        return all(_plain_item(item, depth, strings) for item in value)
-    return False
-
-
-def _plain_item(item: Any, depth: int, strings: bool) -> bool:
-    kind = type(item)
-    if kind is str:
-        return not strings or _storable(item)
-    if kind is int or kind is bool or item is None:
-        return True
-    if kind is float:
-        return not strings or math.isfinite(item)
-    return _is_wire(item, depth + 1, strings)
+    return not strings or _storable("".join(texts))
 
 
 def _storable(text: str) -> bool:

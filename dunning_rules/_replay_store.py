@@ -21,6 +21,8 @@ __all__ = ["ReplayStore"]
 class ReplayStore(MemoryStore):
     """A memory store that can forget ended runs and old event ids and markers."""
 
+    keeps_event_text = False  # runs keep the event itself: the engine need not encode it
+
     def __init__(self) -> None:
         super().__init__()
         self._seen: deque[tuple[_dt.datetime, str]] = deque()

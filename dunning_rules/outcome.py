@@ -89,7 +89,7 @@ class Run:
         return {s.id: s.output for s in self.steps if s.id is not None}
 
 
-def _positional_factory(cls: type[Any]) -> Callable[..., Any]:
+def positional_factory(cls: type[Any]) -> Callable[..., Any]:
     """A constructor taking every field positionally, in order, with no defaults.
 
     A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; this one
@@ -118,17 +118,104 @@ class Outcome:
     warnings: tuple[str, ...] = ()
 
 
-new_run: Callable[..., Run] = _positional_factory(Run)
+new_run: Callable[..., Run] = positional_factory(Run)
 """``new_run(id, rule, key, status, next_at, steps, event_id, event_type, event, rule_version,
 cursor, due_at, created_at, updated_at, approval, reason, variant, account, epoch)``: a
 :class:`Run`, fast."""
 
-new_outcome: Callable[..., Outcome] = _positional_factory(Outcome)
+new_record: Callable[..., ActionRecord] = positional_factory(ActionRecord)
+"""``new_record(rule, index, id, type, status, params, output, error, attempts, started_at,
+finished_at, warnings)``: an :class:`ActionRecord`, fast."""
+new_outcome: Callable[..., Outcome] = positional_factory(Outcome)
 """``new_outcome(event_id, event_type, duplicate, matched, runs, actions, warnings)``."""
 
+_RUNS = Outcome.__dict__["runs"]  # the slot that holds ``runs``
+_OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))
+
+
+class _PlannedOutcome(Outcome):
+    """An :class:`Outcome` whose ``runs`` are built the first time they are read.
+
+    ``simulate`` plans every matching run; a caller that reads ``matched``, ``actions`` or
+    ``warnings`` alone does not pay for building the :class:`Run` objects. Equal to an
+    :class:`Outcome` with the same fields.
+    """
+
+    __slots__ = ("_build",)
+    _build: Callable[[], tuple[Run, ...]]
+
+    @property  # a field of Outcome, computed here
+    def runs(self) -> tuple[Run, ...]:
+        try:
+            built: tuple[Run, ...] = _RUNS.__get__(self, Outcome)
+        except AttributeError:
+            built = self._build()
+            _RUNS.__set__(self, built)
+        return built
+
+    @runs.setter
+    def runs(self, value: tuple[Run, ...]) -> None:  # dataclasses.replace, unpickling
+        _RUNS.__set__(self, value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _OUTCOME_FIELDS)
+
+    __hash__ = Outcome.__hash__
+
+    def __repr__(self) -> str:
+        return "Outcome" + Outcome.__repr__(self).removeprefix(type(self).__qualname__)
+
+
+_SET_PLANNED = {n: Outcome.__dict__[n].__set__ for n in _OUTCOME_FIELDS}
+_SET_BUILD = _PlannedOutcome.__dict__["_build"].__set__
+
+
+def planned_outcome(
+    event_id: str,
+    event_type: str,
+    matched: tuple[str, ...],
+    build: Callable[[], tuple[Run, ...]],
+    actions: tuple[ActionRecord, ...],
+    warnings: tuple[str, ...],
+) -> Outcome:
+    """An :class:`Outcome` (not a duplicate) whose ``runs`` are ``build()``, called on first
+    read."""
+    outcome = object.__new__(_PlannedOutcome)
+    _SET_PLANNED["event_id"](outcome, event_id)
+    _SET_PLANNED["event_type"](outcome, event_type)
+    _SET_PLANNED["duplicate"](outcome, False)
+    _SET_PLANNED["matched"](outcome, matched)
+    _SET_PLANNED["actions"](outcome, actions)
+    _SET_PLANNED["warnings"](outcome, warnings)
+    _SET_BUILD(outcome, build)
+    return outcome
+
+
 _RUN_FIELDS = tuple(f.name for f in fields(Run))
+_EVOLVERS: dict[tuple[str, ...], Callable[..., Run]] = {}
+
+
+def _evolver(names: tuple[str, ...]) -> Callable[..., Run]:
+    """A function ``(run, *values)`` that copies ``run`` with ``names`` set to ``values``:
+    straight-line code, one per set of names, so a copy reads no field by name."""
+    unknown = set(names) - set(_RUN_FIELDS)
+    if unknown:
+        raise TypeError(f"Run has no field {sorted(unknown)[0]!r}")
+    values = {name: f"_{number}" for number, name in enumerate(names)}
+    arguments = ", ".join(values.get(n, f"run.{n}") for n in _RUN_FIELDS)
+    source = f"def evolve(run, {', '.join(values.values())}):\n    return _new({arguments})\n"
+    namespace: dict[str, Any] = {"_new": new_run}
+    exec(source, namespace)  # names are Run's own field names
+    made: Callable[..., Run] = namespace["evolve"]
+    return made
 
 
 def evolve(run: Run, **changes: Any) -> Run:
     """``dataclasses.replace`` for a :class:`Run`, without its per-call introspection."""
-    return new_run(*[changes[n] if n in changes else getattr(run, n) for n in _RUN_FIELDS])
+    names = tuple(changes)
+    made = _EVOLVERS.get(names)
+    if made is None:
+        made = _EVOLVERS[names] = _evolver(names)
+    return made(run, *changes.values())

@@ -113,6 +113,30 @@ def _type_windows(text: str) -> Mapping[str, WindowSpec]:
     return windows
 
 
+_DEFAULT_SPECS = {kind: WindowSpec(window=window) for kind, window in DEFAULT_WINDOWS.items()}
+_BY_SETTING: dict[int, tuple[Mapping[str, Any], Mapping[str, WindowSpec] | None]] = {}
+
+
+def _configured_window(configured: Mapping[str, Any], kind: str) -> WindowSpec | None:
+    """The window of ``kind`` in a ``settings.send_windows`` mapping (the same mapping object,
+    from the rule set, is compiled once; the entry keeps it, so its id is not reused)."""
+    found = _BY_SETTING.get(id(configured))
+    if found is None or found[0] is not configured:
+        try:
+            windows: Mapping[str, WindowSpec] | None = _type_windows(
+                json.dumps(configured, sort_keys=True)
+            )
+        except (ValueError, TypeError):  # the loader reports a bad one; here it is none
+            windows = None
+        if len(_BY_SETTING) > 256:
+            _BY_SETTING.clear()
+        found = _BY_SETTING[id(configured)] = (configured, windows)
+    windows = found[1]
+    if windows is None:
+        return _DEFAULT_SPECS.get(kind)
+    return windows.get(kind)
+
+
 def effective_window(
     kind: str, own: WindowSpec | None, settings: Mapping[str, Any]
 ) -> WindowSpec | None:
@@ -121,11 +145,10 @@ def effective_window(
     spec = own
     if spec is None:
         configured = settings.get("send_windows")
-        text = json.dumps(configured if isinstance(configured, Mapping) else {}, sort_keys=True)
-        try:
-            spec = _type_windows(text).get(kind)
-        except (ValueError, TypeError):  # the loader reports a bad one; here it is none
-            spec = WindowSpec(window=DEFAULT_WINDOWS[kind]) if kind in DEFAULT_WINDOWS else None
+        if not isinstance(configured, Mapping) or not configured:
+            spec = _DEFAULT_SPECS.get(kind)
+        else:
+            spec = _configured_window(configured, kind)
     if spec is None or spec.always:
         return None
     return spec

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from ..actions.base import ActionContext, approval_nonce
 from ..errors import AdapterError
-from ..outcome import ActionRecord, Run, evolve
+from ..outcome import ActionRecord, Run, evolve, new_record, positional_factory
 from ..store.base import LeaseLostError
 from ._delivery import (
     CONTROL_TYPES,
@@ -59,6 +59,16 @@ class Lease(Protocol):
         """Right before the adapter of the step at ``run.cursor`` is called: confirm the run is
         still held and at that step, and keep it held while the step runs. Raises
         :class:`~dunning_rules.store.base.LeaseLostError` when the step must not run."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _what(rule: str, index: int, kind: str) -> str:
+    """How messages name a step."""
+    return f"rule {rule!r} step {index} ({kind})"
+
+
+_new_context: Callable[..., ActionContext] = positional_factory(ActionContext)
+"""``ActionContext`` from every field in order, without the frozen dataclass's __init__."""
 
 
 def _index(record: ActionRecord) -> int:
@@ -144,7 +154,7 @@ class Executor:
         """Run one step; True to go on with the next one."""
         save = lease.save
         run = result.run
-        what = f"rule {rule.name!r} step {action.index} ({action.type})"
+        what = _what(rule.name, action.index, action.type)
         root = scope.root(run.outputs())
         passed = True
         if action.when is not None:
@@ -187,17 +197,10 @@ class Executor:
         if adapter is None:  # the engine checks this when it is built; a stored old rule may not
             message = f"no adapter for step type {action.type!r}"
             return self._failed(result, rule, action, now, save, params, attempt, message, False)
-        ctx = ActionContext(
-            event=scope.event,
-            run_id=run.id,
-            rule=rule.name,
-            action_id=action.id,
-            idempotency_key=idempotency_key(run.event_id, rule.name, action.index, run.account),
-            stripe_client=self._stripe_client,
-            now=now,
-            index=action.index,
-            step_type=action.type,
-            attempt=attempt,
+        ctx = _new_context(
+            *(scope.event, run.id, rule.name, action.id),
+            idempotency_key(run.event_id, rule.name, action.index, run.account),
+            *(self._stripe_client, now, action.index, action.type, attempt, False, []),
         )
         # The last moment before the side effect: the store confirms the run is still live,
         # still ours and still at this step. A cancel that committed before this stops it.
@@ -410,24 +413,21 @@ class Executor:
         The record is saved with the run before the next step starts, or with the pause or the
         end that follows it: one write per step.
         """
-        record = ActionRecord(
-            rule=rule.name,
-            index=action.index,
-            id=action.id,
-            type=action.type,
-            status=status,
-            params=params,
-            output=output,
-            error=error,
-            attempts=attempts,
-            started_at=started_at or self._clock(),
-            finished_at=finished_at or started_at or self._clock(),
-            warnings=warnings,
+        record = new_record(
+            *(rule.name, action.index, action.id, action.type, status, params, output, error),
+            attempts,
+            started_at or self._clock(),
+            finished_at or started_at or self._clock(),
+            warnings,
         )
         run = result.run
-        steps = tuple(
-            sorted((*(s for s in run.steps if s.index != action.index), record), key=_index)
-        )
+        steps = run.steps
+        if not steps or steps[-1].index < action.index:  # the usual case: the next step
+            steps = (*steps, record)
+        else:
+            steps = tuple(
+                sorted((*(s for s in steps if s.index != action.index), record), key=_index)
+            )
         changes: dict[str, Any] = {"steps": steps, "updated_at": now}
         if keep:
             changes["cursor"] = action.index + 1
@@ -440,7 +440,8 @@ class Executor:
 
     @staticmethod
     def _pause(result: Advance, save: Save, **changes: Any) -> None:
-        result.run = evolve(result.run, **changes)
+        if changes:
+            result.run = evolve(result.run, **changes)
         save(result.run, True)
         result.unsaved = False
 
@@ -448,4 +449,5 @@ class Executor:
         self, result: Advance, now: _dt.datetime, save: Save, status: str, reason: str | None
     ) -> None:
         result.run = evolve(result.run, status=status, next_at=None, reason=reason, updated_at=now)
-        self._pause(result, save)
+        save(result.run, True)
+        result.unsaved = False

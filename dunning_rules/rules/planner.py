@@ -46,14 +46,17 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[LookupSpec, dict[str, Any]], Any]
 
 
-def check_event(given: Any) -> dict[str, Any]:
+def check_event(given: Any, fits: Callable[[Any], bool] | None = None) -> dict[str, Any]:
     """The event in its JSON wire form (a new dict: the caller's is never changed);
     :class:`EventError` unless it is a Stripe event that every store can hold.
 
     A ``stripe.Event``, a dict subclass or a dict give the same plain value (see
-    :func:`dunning_rules._event.wire_event`).
+    :func:`dunning_rules._event.wire_event`). With ``fits`` (a check of what a rule set reads,
+    :meth:`._reads.Reads.checker`), a dict whose read parts are already in wire form is taken
+    as it is, and only those parts are checked.
     """
-    event = wire_event(given)
+    wire = fits is not None and type(given) is dict and fits(given)
+    event = given if wire else wire_event(given)
     _check_fields(event)
     return event
 
@@ -183,8 +186,7 @@ class _Vars(dict[str, Any]):
 
     __slots__ = ("_scope",)
 
-    def __init__(self, scope: Scope) -> None:
-        super().__init__()
+    def __init__(self, scope: Scope) -> None:  # empty, as a new dict is
         self._scope = scope
 
     def __missing__(self, name: str) -> Any:
@@ -202,6 +204,10 @@ class RunPlan(NamedTuple):
 
     rule: Rule
     key: str | None
+
+
+_run_plan = _event_plan = tuple.__new__  # a NamedTuple without its Python-level __new__
+_UNTESTED = object()  # a rule outside the batch: its condition is tested in order
 
 
 class EventPlan(NamedTuple):
@@ -244,52 +250,57 @@ def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventP
             continue
         if key is not None:
             cancels.append((rule, key))
-    starts = []
+    starts: list[RunPlan] = []
     candidates = rules.for_type(event_type)
     batch = rules.batch_for(event_type)
-    # The conditions that hold (or failed), by slot; the others are false.
-    held = dict(batch.run(root)) if batch.run is not None else {}
-    order: Sequence[int]
+    # (rule index, value) for the conditions that hold or failed, in priority order; the
+    # others are false (rules without a batch slot are tested one by one, in order)
+    order: Sequence[tuple[int, Any]]
     if batch.one_by_one:
-        order = range(len(candidates))
-    else:  # only the rules whose condition holds or failed, in priority order
+        held = dict(batch.run(root)) if batch.run is not None else {}
+        slots = batch.slots
+        order = [(i, held.get(slots[i], _UNTESTED)) for i in range(len(candidates))]
+    else:
         rule_of = batch.rule_of
-        order = [rule_of[slot] for slot in held]
+        order = [(rule_of[slot], value) for slot, value in batch.run(root)] if batch.run else []
         if batch.always:
-            order = sorted((*order, *batch.always))
+            order = sorted([*order, *((index, True) for index in batch.always)])
     keys: dict[str, str] = {}  # rules that share a key expression evaluate it once
-    for index in order:
-        rule, slot = candidates[index], batch.slots[index]
-        if slot >= 0:
-            if slot not in held:
+    for index, value in order:
+        rule = candidates[index]
+        if value is _UNTESTED:
+            if batch.slots[index] >= 0:
+                continue  # in the batch, and false
+            if rule.when is not None and not scope.test(
+                rule.when.expression, root, f"rule {rule.name!r}"
+            ):
                 continue
-            value = held[slot]
-            if isinstance(value, Exception):
-                scope.condition_failed(f"rule {rule.name!r}", value)
-                continue
-        elif rule.when is not None and not scope.test(
-            rule.when.expression, root, f"rule {rule.name!r}"
-        ):
+        elif value is not True and isinstance(value, Exception):
+            scope.condition_failed(f"rule {rule.name!r}", value)
             continue
-        key = keys.get(rule.key.source)
+        source = rule.key.source
+        key = keys.get(source)
         if key is None:
             if rule.key.lookups != frozenset():  # None: it may read any lookup
                 scope.need(rule.key.lookups)
             key = _key(rule, root, scope.warnings)
             if key is not None:
-                keys[rule.key.source] = key
-        starts.append(RunPlan(rule, key))
+                keys[source] = key
+        starts.append(_run_plan(RunPlan, (rule, key)))
         if rule.stop:
             break
     created = event.get("created")
-    return EventPlan(
-        event["id"],
-        event_type,
-        created if isinstance(created, int) and not isinstance(created, bool) else None,
-        tuple(cancels),
-        tuple(starts),
-        tuple([start.rule.name for start in starts]),
-        tuple(scope.warnings),
+    return _event_plan(
+        EventPlan,
+        (
+            event["id"],
+            event_type,
+            created if isinstance(created, int) and not isinstance(created, bool) else None,
+            tuple(cancels),
+            tuple(starts),
+            tuple([start[0].name for start in starts]),
+            tuple(scope.warnings),
+        ),
     )
 
 
