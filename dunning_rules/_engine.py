@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], _dt.datetime]
 _DEFAULT_LEASE = _dt.timedelta(minutes=5)
 _MAX_PASSES = 100
+PlannedSteps = tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]
+"""What :func:`plan_steps` gives: the records, the run's status after its first pause, and
+how long after the start that pause ends."""
 
 
 def _utc_now() -> _dt.datetime:
@@ -106,9 +109,7 @@ class Engine:
         self._old_rules: dict[str, Rule] = {}
         self._window_types = window_types(rules)
         self._fits: Callable[[Any], bool] | None = None  # what simulate checks of an event
-        self._static_plans: dict[
-            int, tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]
-        ] = {}
+        self._static_plans: dict[int, PlannedSteps] = {}  # by id(rule): see _plan_steps
 
     # -- events -----------------------------------------------------------------------------
 
@@ -164,15 +165,13 @@ class Engine:
             plan = plan_event(self.rules, event, scope)
             event_id, event_type = plan.event_id, plan.event_type
             static_plans = self._static_plans
-            planned = []
-            actions: list[ActionRecord] = []
-            for rule, key in plan.starts:
-                variant = None if rule.split is None else _variant(rule, key, event_id)
-                steps = static_plans.get(id(rule)) or self._plan_steps(rule, scope, variant, now)
-                planned.append((rule, key, variant, steps))
-                actions.extend(steps[0])
+            planned: dict[int, tuple[str | None, PlannedSteps]] = {}  # the rest are static
+            for number, (rule, key) in enumerate(plan.starts):
+                if id(rule) not in static_plans:
+                    variant = None if rule.split is None else _variant(rule, key, event_id)
+                    planned[number] = variant, self._plan_steps(rule, scope, variant, now)
 
-        def build() -> tuple[Run, ...]:
+        def build() -> tuple[tuple[Run, ...], tuple[ActionRecord, ...]]:
             account = _account(event)
             runs = [
                 new_run(
@@ -187,27 +186,31 @@ class Engine:
                 )
                 for number, (cancelling, cancelled_key) in enumerate(plan.cancels, 1)
             ]
-            for number, (rule, key, variant, (records, status, delay)) in enumerate(planned, 1):
+            actions: list[ActionRecord] = []
+            for number, (rule, key) in enumerate(plan.starts):
+                variant, (records, status, delay) = planned.get(number) or (
+                    None,
+                    static_plans[id(rule)],
+                )
                 runs.append(
                     new_run(
-                        *(f"simulated-{number}", rule.name, key, status),
+                        *(f"simulated-{number + 1}", rule.name, key, status),
                         now + delay if delay is not None else None,
                         *(records, event_id, event_type, {}, rule.version, 0, now, now),
                         *(None, None, None, variant, account, 0),
                     )
                 )
-            return tuple(runs)
+                actions.extend(records)
+            return tuple(runs), tuple(actions)
 
         return _logged(
-            planned_outcome(
-                event_id, event_type, plan.matched, build, tuple(actions), tuple(scope.warnings)
-            ),
+            planned_outcome(event_id, event_type, plan.matched, build, tuple(scope.warnings)),
             logging.INFO,
         )
 
     def _plan_steps(
         self, rule: Rule, scope: Scope, variant: str | None, now: _dt.datetime
-    ) -> tuple[tuple[ActionRecord, ...], str, _dt.timedelta | None]:
+    ) -> PlannedSteps:
         """:func:`plan_steps`, kept for rules whose plan does not depend on the event (the
         caller reads that cache first)."""
         key = id(rule)  # rules live as long as the rule set (and the engine) that holds them
@@ -254,7 +257,7 @@ class Engine:
                     cancel_reason=f"cancelled by {event_type} ({event_id})",
                     markers=tuple((rule.name, key) for rule, key in plan.cancels),
                     runs=new_runs,
-                    rule_versions={s.rule.version: s.rule.definition for s in starts},
+                    rule_versions={rule.version: rule.definition for rule, _ in starts},
                     owner=self._owner,
                     lease_until=None if defer else lease_until,
                     event=event,
@@ -275,7 +278,7 @@ class Engine:
                 )
             runs: list[Run] = list(result.cancelled)
             actions: list[ActionRecord] = []
-            rules_by_name = {s.rule.name: s.rule for s in starts}
+            rules_by_name = {rule.name: rule for rule, _ in starts}
             for run in result.started:
                 if defer:
                     runs.append(run)

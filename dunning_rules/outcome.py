@@ -129,33 +129,53 @@ finished_at, warnings)``: an :class:`ActionRecord`, fast."""
 new_outcome: Callable[..., Outcome] = positional_factory(Outcome)
 """``new_outcome(event_id, event_type, duplicate, matched, runs, actions, warnings)``."""
 
-_RUNS = Outcome.__dict__["runs"]  # the slot that holds ``runs``
+_RUNS = Outcome.__dict__["runs"]  # the slots that hold ``runs`` and ``actions``
+_ACTIONS = Outcome.__dict__["actions"]
 _OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))
 
 
 class _PlannedOutcome(Outcome):
-    """An :class:`Outcome` whose ``runs`` are built the first time they are read.
+    """An :class:`Outcome` whose ``runs`` and ``actions`` are built the first time either is
+    read.
 
-    ``simulate`` plans every matching run; a caller that reads ``matched``, ``actions`` or
-    ``warnings`` alone does not pay for building the :class:`Run` objects. Equal to an
-    :class:`Outcome` with the same fields.
+    ``simulate`` plans every matching run; a caller that reads ``matched`` or ``warnings``
+    alone does not pay for building the :class:`Run` objects. Equal to an :class:`Outcome`
+    with the same fields.
     """
 
     __slots__ = ("_build",)
-    _build: Callable[[], tuple[Run, ...]]
+    _build: Callable[[], tuple[tuple[Run, ...], tuple[ActionRecord, ...]]]
+
+    def _built(self) -> None:
+        runs, actions = self._build()
+        _RUNS.__set__(self, runs)
+        _ACTIONS.__set__(self, actions)
 
     @property  # a field of Outcome, computed here
     def runs(self) -> tuple[Run, ...]:
         try:
             built: tuple[Run, ...] = _RUNS.__get__(self, Outcome)
         except AttributeError:
-            built = self._build()
-            _RUNS.__set__(self, built)
+            self._built()
+            built = _RUNS.__get__(self, Outcome)
         return built
 
     @runs.setter
     def runs(self, value: tuple[Run, ...]) -> None:  # dataclasses.replace, unpickling
         _RUNS.__set__(self, value)
+
+    @property
+    def actions(self) -> tuple[ActionRecord, ...]:
+        try:
+            built: tuple[ActionRecord, ...] = _ACTIONS.__get__(self, Outcome)
+        except AttributeError:
+            self._built()
+            built = _ACTIONS.__get__(self, Outcome)
+        return built
+
+    @actions.setter
+    def actions(self, value: tuple[ActionRecord, ...]) -> None:
+        _ACTIONS.__set__(self, value)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
@@ -168,30 +188,30 @@ class _PlannedOutcome(Outcome):
         return "Outcome" + Outcome.__repr__(self).removeprefix(type(self).__qualname__)
 
 
-_SET_PLANNED = {n: Outcome.__dict__[n].__set__ for n in _OUTCOME_FIELDS}
-_SET_BUILD = _PlannedOutcome.__dict__["_build"].__set__
+def _planned_factory() -> Callable[..., Outcome]:
+    names = ("event_id", "event_type", "duplicate", "matched", "warnings")
+    namespace: dict[str, Any] = {f"_set_{n}": Outcome.__dict__[n].__set__ for n in names}
+    namespace.update(_new=object.__new__, _cls=_PlannedOutcome)
+    namespace["_set_build"] = _PlannedOutcome.__dict__["_build"].__set__
+    source = (
+        "def planned_outcome(event_id, event_type, matched, build, warnings):\n"
+        "    o = _new(_cls)\n"
+        "    _set_event_id(o, event_id)\n"
+        "    _set_event_type(o, event_type)\n"
+        "    _set_duplicate(o, False)\n"
+        "    _set_matched(o, matched)\n"
+        "    _set_warnings(o, warnings)\n"
+        "    _set_build(o, build)\n"
+        "    return o\n"
+    )
+    exec(source, namespace)
+    made: Callable[..., Outcome] = namespace["planned_outcome"]
+    return made
 
 
-def planned_outcome(
-    event_id: str,
-    event_type: str,
-    matched: tuple[str, ...],
-    build: Callable[[], tuple[Run, ...]],
-    actions: tuple[ActionRecord, ...],
-    warnings: tuple[str, ...],
-) -> Outcome:
-    """An :class:`Outcome` (not a duplicate) whose ``runs`` are ``build()``, called on first
-    read."""
-    outcome = object.__new__(_PlannedOutcome)
-    _SET_PLANNED["event_id"](outcome, event_id)
-    _SET_PLANNED["event_type"](outcome, event_type)
-    _SET_PLANNED["duplicate"](outcome, False)
-    _SET_PLANNED["matched"](outcome, matched)
-    _SET_PLANNED["actions"](outcome, actions)
-    _SET_PLANNED["warnings"](outcome, warnings)
-    _SET_BUILD(outcome, build)
-    return outcome
-
+planned_outcome = _planned_factory()
+"""``planned_outcome(event_id, event_type, matched, build, warnings)``: an :class:`Outcome`
+(not a duplicate) whose ``runs`` and ``actions`` are ``build()``, called on first read."""
 
 _RUN_FIELDS = tuple(f.name for f in fields(Run))
 _EVOLVERS: dict[tuple[str, ...], Callable[..., Run]] = {}

@@ -58,7 +58,7 @@ _JSON_KEY = re.compile(r"-?[0-9][0-9.eE+-]*|true|false|null")
 """Field names that a key other than a string becomes in JSON (``5``, ``1.5``, ``true``)."""
 
 _MISSING = object()
-_MAX_WALK = 200  # nesting of one expression's tree that is followed; deeper reads everything
+_MAX_WALK = 100  # nesting of one expression's tree that is followed; deeper reads everything
 
 
 class Reads:

@@ -28,7 +28,7 @@ from ._delivery import (
 )
 from .expressions import Escape, Expression, empty_warning, is_true
 from .functions import locale_scope
-from .model import LookupSpec, Rule, RuleSet, parse_duration
+from .model import Batch, LookupSpec, Rule, RuleSet, parse_duration
 
 __all__ = [
     "EventPlan",
@@ -199,14 +199,11 @@ class _Vars(dict[str, Any]):
             return default
 
 
-class RunPlan(NamedTuple):
-    """A rule that matched, and the correlation key of the run it starts."""
-
-    rule: Rule
-    key: str | None
+RunPlan = tuple[Rule, "str | None"]
+"""A rule that matched, and the correlation key of the run it starts."""
 
 
-_run_plan = _event_plan = tuple.__new__  # a NamedTuple without its Python-level __new__
+_event_plan = tuple.__new__  # a NamedTuple without its Python-level __new__
 _UNTESTED = object()  # a rule outside the batch: its condition is tested in order
 
 
@@ -240,7 +237,7 @@ def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventP
     """Evaluate ``cancel_on`` keys, then conditions in priority order, honouring ``stop``."""
     event_type: str = event["type"]
     root = scope.root()
-    cancels = []
+    cancels: list[tuple[Rule, str]] = []
     for rule in rules.cancelled_by(event_type):
         scope.need(rule.key.lookups)
         try:
@@ -262,7 +259,23 @@ def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventP
         order = [(i, held.get(slots[i], _UNTESTED)) for i in range(len(candidates))]
     else:
         rule_of = batch.rule_of
-        order = [(rule_of[slot], value) for slot, value in batch.run(root)] if batch.run else []
+        pairs = batch.run(root) if batch.run is not None else []
+        if _one_key(batch, candidates) and all(value is True for _, value in pairs):
+            # Every rule keys by the same expression and none stops (the usual rule file):
+            # with a key, each matching rule starts a run for it
+            matching = [rule_of[slot] for slot, _ in pairs]
+            if batch.always:
+                matching = sorted((*matching, *batch.always))
+            if not matching:
+                return _planned_event(event, event_type, cancels, starts, scope)
+            try:
+                key = key_text(candidates[matching[0]].key.search(root))
+            except Exception:
+                key = None  # each rule's own warning, below
+            if key is not None:
+                starts = [(candidates[index], key) for index in matching]
+                return _planned_event(event, event_type, cancels, starts, scope)
+        order = [(rule_of[slot], value) for slot, value in pairs]
         if batch.always:
             order = sorted([*order, *((index, True) for index in batch.always)])
     keys: dict[str, str] = {}  # rules that share a key expression evaluate it once
@@ -286,9 +299,19 @@ def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventP
             key = _key(rule, root, scope.warnings)
             if key is not None:
                 keys[source] = key
-        starts.append(_run_plan(RunPlan, (rule, key)))
+        starts.append((rule, key))
         if rule.stop:
             break
+    return _planned_event(event, event_type, cancels, starts, scope)
+
+
+def _planned_event(
+    event: Mapping[str, Any],
+    event_type: str,
+    cancels: list[tuple[Rule, str]],
+    starts: list[RunPlan],
+    scope: Scope,
+) -> EventPlan:
     created = event.get("created")
     return _event_plan(
         EventPlan,
@@ -298,10 +321,31 @@ def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventP
             created if isinstance(created, int) and not isinstance(created, bool) else None,
             tuple(cancels),
             tuple(starts),
-            tuple([start[0].name for start in starts]),
+            tuple([rule.name for rule, _ in starts]),
             tuple(scope.warnings),
         ),
     )
+
+
+_ONE_KEY: dict[int, tuple[Batch, bool]] = {}
+
+
+def _one_key(batch: Batch, candidates: Sequence[Rule]) -> bool:
+    """True when every rule of ``candidates`` has the same key expression, reading no lookup,
+    and none ``stop``s (known once per batch: the entry keeps the batch, so its id is not
+    reused)."""
+    found = _ONE_KEY.get(id(batch))
+    if found is None or found[0] is not batch:
+        sources = {rule.key.source for rule in candidates}
+        one = (
+            len(sources) == 1
+            and not any(rule.stop for rule in candidates)
+            and all(rule.key.lookups == frozenset() for rule in candidates)
+        )
+        if len(_ONE_KEY) > 256:
+            _ONE_KEY.clear()
+        found = _ONE_KEY[id(batch)] = (batch, one)
+    return found[1]
 
 
 def is_static(rule: Rule, window_types: frozenset[str] = frozenset()) -> bool:
