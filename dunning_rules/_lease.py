@@ -53,23 +53,23 @@ class Heartbeat:
         self._closed = False
 
     def hold(self, run: Run) -> None:
-        with self._lock:
-            self._held[run.id] = _Held(run, time.monotonic())
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(
-                    target=self._beat, name="dunning-rules-heartbeat", daemon=True
-                )
-                self._thread.start()
+        self._held[run.id] = _Held(run, time.monotonic())  # one dict operation: atomic
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None and not self._closed:
+                    self._thread = threading.Thread(
+                        target=self._beat, name="dunning-rules-heartbeat", daemon=True
+                    )
+                    self._thread.start()
 
     def drop(self, run_id: str) -> None:
-        with self._lock:
-            self._held.pop(run_id, None)
+        self._held.pop(run_id, None)  # one dict operation: atomic
 
     def _beat(self) -> None:
         while not self._wake.wait(self._period / 2):
             now = time.monotonic()
-            with self._lock:
-                due = [h for h in self._held.values() if now - h.renewed >= self._period]
+            held_now = list(self._held.values())  # one C call: atomic against hold and drop
+            due = [h for h in held_now if now - h.renewed >= self._period]
             for held in due:
                 try:
                     kept = self._store.renew(

@@ -187,11 +187,16 @@ class Executor:
             tree, locale = localised_params(
                 action.params, action.localised, scope.preferred_locales
             )
-            with locale_scope(locale):
-                params = tree.render(root, getattr(adapter, "escapes", None), empty)
+            escapes = getattr(adapter, "escapes", None)
+            if locale is None:
+                params = tree.render(root, escapes, empty)
+            else:
+                with locale_scope(locale):
+                    params = tree.render(root, escapes, empty)
         except Exception as exc:
             return self._failed(result, rule, action, now, save, None, attempt, str(exc), False)
-        result.warnings.extend(empty_warning(what, *found) for found in empty)
+        if empty:
+            result.warnings.extend(empty_warning(what, *found) for found in empty)
         if action.type == "wait":
             return self._wait(result, rule, action, params, now, save)
         if adapter is None:  # the engine checks this when it is built; a stored old rule may not
