@@ -383,6 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer events, shorter slices")
     parser.add_argument("--event", type=Path, default=BASE_EVENT, help="the base event JSON")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="rule counts")
+    parser.add_argument(
+        "--no-event-sizes", action="store_true", help="skip the table of event sizes"
+    )
     args = parser.parse_args(argv)
     check_count, slice_seconds = (150, 0.02) if args.quick else (1000, 0.05)
 
@@ -429,7 +432,37 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"  ({low:.2f}-{high:.2f})"
                 )
     print_goals(by)
+    if not args.no_event_sizes:
+        print_event_sizes(events[0], slice_seconds)
     return 1 if mismatches else 0
+
+
+def with_lines(event: dict[str, Any], kilobytes: int) -> dict[str, Any]:
+    """``event`` with line items copied onto its invoice until its JSON is ``kilobytes`` KB."""
+    bigger = copy.deepcopy(event)
+    lines = bigger["data"]["object"]["lines"]["data"]
+    item = lines[0]
+    while len(json.dumps(bigger)) < kilobytes * 1000:
+        lines.append({**copy.deepcopy(item), "id": f"il_bench_{len(lines)}"})
+    return bigger
+
+
+def print_event_sizes(event: dict[str, Any], slice_seconds: float) -> None:
+    """How the event's size changes ``simulate`` and ``handle`` (memory store), N=100."""
+    rules = make_rules(100, random.Random(SEED + 100))
+    simulate, handle = engine_simulate(rules), engine_handle(rules)
+    contenders = []
+    for kilobytes in (4, 50, 206):
+        sized = [with_lines(event, kilobytes) if kilobytes > 4 else event]
+        group = f"{kilobytes} KB"
+        contenders += [
+            Contender("jmespath loop", batches(jmespath_loop(rules), sized, 1), group),
+            Contender("Engine.simulate", batches(simulate, sized, 1), group),
+            Contender("Engine.handle", batches(handle, sized, 1), group),
+        ]
+    results = compare(contenders, baseline="jmespath loop", slice_seconds=slice_seconds)
+    print("\nevent size, N=100 (the invoice with more line items):")
+    print_table(results, unit="events", against="jmespath")
 
 
 GOALS = (  # (what, group, engine, against or None for microseconds per event, goal, at least)

@@ -145,7 +145,12 @@ class IngestResult:
 
 @runtime_checkable
 class RunStore(Protocol):
-    """What the engine needs from a store. ``dunning_rules.testing.StoreContract`` tests it."""
+    """What the engine needs from a store. ``dunning_rules.testing.StoreContract`` tests it.
+
+    A store may say ``keeps_event_text = False`` (the memory store does): it keeps the event
+    object and never reads :attr:`Ingest.event_body`, so the engine does not encode the event
+    for it. Without the attribute the engine encodes every new event once.
+    """
 
     def has_event(self, event_id: str) -> bool:
         """True when ``event_id`` was ingested before."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..outcome import Run
+from ..outcome import Run, evolve
 from .base import (
     Ingest,
     IngestResult,
@@ -32,6 +32,9 @@ class _Lease:
 
 class MemoryStore:
     """Keeps everything in dicts, behind one lock; nothing survives the process."""
+
+    keeps_event_text = False
+    """Runs keep the event itself: the engine need not encode it (SQL stores keep its JSON)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -78,7 +81,8 @@ class MemoryStore:
                     skipped.append(run)
                     continue
                 epoch = 1 if leased else 0
-                run = replace(run, epoch=epoch)
+                if run.epoch != epoch:
+                    run = evolve(run, epoch=epoch)
                 self._runs[run.id] = run
                 self._order.append(run.id)
                 self._by_key.setdefault((run.rule, run.key), []).append(run.id)

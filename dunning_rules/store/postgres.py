@@ -1,9 +1,11 @@
 """A run store in PostgreSQL (psycopg 3): for many workers on many machines.
 
 Each method is one transaction on one connection per store (shared by threads behind a
-lock). ``claim_due`` takes runs with ``SELECT ... FOR UPDATE SKIP LOCKED``, so workers that
-poll at the same moment never get the same run; a partial unique index keeps one live run per
-``(rule, key)`` even when two events arrive at once. The tables are created or upgraded on
+lock); a change of one statement (a claim, a step's start check, a lease renewal, a save) is
+sent alone and commits on its own, in one round trip. ``claim_due`` takes runs with
+``SELECT ... FOR UPDATE SKIP LOCKED``, so workers that poll at the same moment never get the
+same run; a partial unique index keeps one live run per ``(rule, key)`` even when two events
+arrive at once. The tables are created or upgraded on
 first use under an advisory lock, so many processes may start together.
 """
 
@@ -15,7 +17,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -23,6 +24,7 @@ from .._redact import redact_url as redact
 from ..errors import MissingExtraError, StoreError
 from ..outcome import Run
 from ._codec import dump_run, load_run
+from ._ingest import sort_runs
 from ._schema import (
     CREATE_META,
     LIVE,
@@ -47,7 +49,6 @@ from .base import (
     int64,
     marker_rows,
     merge_cancelled,
-    superseded,
 )
 
 if TYPE_CHECKING:
@@ -62,28 +63,56 @@ T = TypeVar("T")
 SCHEMA_LOCK = 0x64756E6E696E67  # "dunning"
 """The ``pg_advisory_xact_lock`` key held while the tables are created or upgraded."""
 
-_INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at, body)
-    VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"""
-_SELECT_LIVE = f"""SELECT seq, body, {RUN_EVENT}, epoch FROM dunning_rules_runs
-    WHERE rule = %s AND key = %s AND {LIVE} ORDER BY seq FOR UPDATE"""
+CHANNEL = "dunning_rules_work"
+"""The LISTEN/NOTIFY channel on which deferred runs wake the workers."""
+
+_HAS_EVENT = "SELECT 1 FROM dunning_rules_events WHERE id = %s"
+# An ingest is one transaction of few statements:
+# 1. the event, and the locks of every (rule, key) the batch touches, taken in the order of
+#    their numbers (two batches that share keys never wait for each other crosswise): events
+#    that touch the same key take turns, so a payment and a failure handled at once by two
+#    workers cannot both miss each other's marker and run. The statements after it see what
+#    the locks waited for;
+# 2. when it cancels: the live runs of those keys, locked, then their new bodies;
+# 3. its runs, each started unless a marker of its key is at or after the event's created,
+#    or its rule has a live run for the key (one statement per run, sent together);
+# 4. its markers.
+# The locks depend on the insert's count: they are taken after it (a duplicate waits for
+# the first copy's transaction on the event's row, holding no lock), and only for a new event.
+_INSERT_EVENT = """WITH new AS (
+        INSERT INTO dunning_rules_events (id, type, created, received_at, body)
+        VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING 1
+    ), inserted AS (SELECT count(*) AS n FROM new)
+    SELECT n, (
+        SELECT count(pg_advisory_xact_lock(h)) FROM (
+            SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k
+            WHERE n > 0 ORDER BY h) AS keys)
+    FROM inserted"""
+_SELECT_LIVE = f"""SELECT rule, key, seq, body, {RUN_EVENT}, epoch FROM dunning_rules_runs
+    WHERE (rule, key) IN (SELECT * FROM unnest(%s::text[], %s::text[])) AND {LIVE}
+    ORDER BY seq FOR UPDATE"""
 # A cancel keeps the epoch: the worker that held the run can still write its last records.
-_CANCEL = """UPDATE dunning_rules_runs
-    SET status = 'cancelled', next_at = NULL, owner = NULL, lease_until = NULL, body = %s
-    WHERE seq = %s"""
-_UPSERT_MARKER = """INSERT INTO dunning_rules_markers AS m (rule, key, created)
-    VALUES (%s, %s, %s)
-    ON CONFLICT (rule, key) DO UPDATE SET created = GREATEST(m.created, excluded.created)"""
-_SELECT_MARKER = "SELECT created FROM dunning_rules_markers WHERE rule = %s AND key = %s"
-_LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+_CANCEL = """UPDATE dunning_rules_runs AS r
+    SET status = 'cancelled', next_at = NULL, owner = NULL, lease_until = NULL, body = c.body
+    FROM unnest(%s::bigint[], %s::text[]) AS c(seq, body)
+    WHERE r.seq = c.seq"""
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (%s, %s) ON CONFLICT (version) DO NOTHING"""
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
     (id, rule, key, status, next_at, owner, lease_until, body, event, epoch, cursor, event_id)
-    SELECT %(id)s, %(rule)s, %(key)s, %(status)s, %(next_at)s, %(owner)s, %(lease_until)s,
-        %(body)s, %(event)s, %(epoch)s, %(cursor)s, %(event_id)s
+    SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
     WHERE NOT EXISTS (
-        SELECT 1 FROM dunning_rules_runs WHERE rule = %(rule)s AND key = %(key)s AND {LIVE})
-    ON CONFLICT (rule, key) WHERE {LIVE} AND key IS NOT NULL DO NOTHING"""
+        SELECT 1 FROM dunning_rules_runs WHERE rule = %s AND key = %s AND {LIVE})
+    AND (%s::bigint IS NULL OR NOT EXISTS (
+        SELECT 1 FROM dunning_rules_markers WHERE rule = %s AND key = %s AND created >= %s))
+    ON CONFLICT (rule, key) WHERE {LIVE} AND key IS NOT NULL DO NOTHING
+    RETURNING id"""
+# Deferred runs wake the workers: the notice goes out on commit, once per transaction.
+_INSERT_RUN_NOTIFY = f"{_INSERT_RUN}, pg_notify('{CHANNEL}', '')"
+_UPSERT_MARKER = """INSERT INTO dunning_rules_markers AS m (rule, key, created)
+    VALUES (%s, %s, %s)
+    ON CONFLICT (rule, key) DO UPDATE SET created = GREATEST(m.created, excluded.created)"""
+_SELECT_MARKER = "SELECT created FROM dunning_rules_markers WHERE rule = %s AND key = %s"
 _CLAIM_DUE = f"""UPDATE dunning_rules_runs AS r
     SET owner = %s, lease_until = %s, epoch = r.epoch + 1
     FROM (
@@ -110,9 +139,6 @@ _SELECT_HELD = f"""SELECT status, owner, epoch, body, {RUN_EVENT} FROM dunning_r
     WHERE id = %s FOR UPDATE"""
 _SELECT_RUN = f"SELECT body, {RUN_EVENT}, epoch FROM dunning_rules_runs WHERE id = %s"
 _WRITE_BODY = "UPDATE dunning_rules_runs SET body = %s, step_started = NULL WHERE id = %s"
-CHANNEL = "dunning_rules_work"
-"""The LISTEN/NOTIFY channel on which deferred runs wake the workers."""
-_NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
 _NEXT_DUE = f"SELECT min(next_at) FROM dunning_rules_runs WHERE {LIVE}"
 
 
@@ -199,13 +225,14 @@ class PostgresStore:
                     conn.execute(statement)
                 conn.execute(UPSERT_VERSION.format(p="%s"), (str(version),))
 
-    def _run(self, work: Callable[[psycopg.Cursor[Any]], T], *, write: bool = True) -> T:
-        """``work`` in one transaction; once more on a new connection if the server had
-        closed the old one."""
+    def _run(self, work: Callable[[psycopg.Cursor[Any]], T], *, transaction: bool = True) -> T:
+        """``work`` with a cursor, in one transaction (``transaction=False``: for one
+        statement, which commits on its own, in one round trip, or for reads); once more on a
+        new connection if the server had closed the old one."""
         psycopg = self._psycopg
         with self._lock:
             try:
-                return self._once(work, write)
+                return self._once(work, transaction)
             except psycopg.OperationalError as exc:
                 if self._conn is None or not self._conn.broken:
                     raise self._error(exc) from exc
@@ -214,20 +241,20 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise self._error(exc) from exc
             try:
-                return self._once(work, write)
+                return self._once(work, transaction)
             except psycopg.Error as exc:
                 raise self._error(exc) from exc
 
-    def _error(self, exc: Exception) -> StoreError:
-        return StoreError(f"PostgreSQL store {redact(self.url)}: {exc}")
-
-    def _once(self, work: Callable[[psycopg.Cursor[Any]], T], write: bool) -> T:
+    def _once(self, work: Callable[[psycopg.Cursor[Any]], T], transaction: bool) -> T:
         conn = self._connection()
-        if not write:
+        if not transaction:
             with conn.cursor() as cur:
                 return work(cur)
         with conn.transaction(), conn.cursor() as cur:
             return work(cur)
+
+    def _error(self, exc: Exception) -> StoreError:
+        return StoreError(f"PostgreSQL store {redact(self.url)}: {exc}")
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -239,84 +266,67 @@ class PostgresStore:
 
     def has_event(self, event_id: str) -> bool:
         def work(cur: psycopg.Cursor[Any]) -> bool:
-            cur.execute("SELECT 1 FROM dunning_rules_events WHERE id = %s", (event_id,))
+            cur.execute(_HAS_EVENT, (event_id,))
             return cur.fetchone() is not None
 
-        return self._run(work, write=False)
+        return self._run(work, transaction=False)
 
     def ingest(self, batch: Ingest) -> IngestResult:
         leased = batch.lease_until is not None
         owner = batch.owner if leased else None
         epoch = 1 if leased else 0
         lease_until = _utc(batch.lease_until)
-        received = aware(batch.received_at)
+        created = int64(batch.created)
         definitions = batch.rule_versions or {}
         event_body, run_events = event_texts(batch)
-
-        # Events that touch the same (rule, key) take turns: a payment and a failure handled
-        # at once by two workers must not both miss each other's marker and run.
         touched = sorted(
             {*batch.cancels, *batch.markers, *((r.rule, r.key) for r in batch.runs if r.key)}
         )
-
-        def work(cur: psycopg.Cursor[Any]) -> IngestResult:
-            cur.execute(
-                _INSERT_EVENT,
-                (batch.event_id, batch.event_type, int64(batch.created), received, event_body),
+        event_args = (
+            *(batch.event_id, batch.event_type, created, aware(batch.received_at), event_body),
+            [f"{rule}\x1f{key}" for rule, key in touched],
+        )
+        rows = [
+            (
+                *(run.id, run.rule, run.key, run.status, _utc(run.next_at), owner, lease_until),
+                *(dump_run(run), run_event, epoch, run.cursor, run.event_id or batch.event_id),
+                *(run.rule, run.key, created, run.rule, run.key, created),
             )
-            if cur.rowcount == 0:
-                return IngestResult(duplicate=True)
-            for rule, key in touched:
-                cur.execute(_LOCK_KEY, (f"{rule}\x1f{key}",))
-            cancelled = []
-            for rule, key in batch.cancels:
-                cur.execute(_SELECT_LIVE, (rule, key))
-                for seq, body, event, held in cur.fetchall():
-                    done = cancel_run(load_run(body, event, held), batch)
-                    cur.execute(_CANCEL, (dump_run(done), seq))
-                    cancelled.append(done)
+            for run, run_event in zip(batch.runs, run_events, strict=True)
+        ]
+        insert_run = _INSERT_RUN if leased else _INSERT_RUN_NOTIFY
+        markers = marker_rows(batch)
+
+        def work(cur: psycopg.Cursor[Any]) -> IngestResult | None:
+            cur.execute(_INSERT_EVENT, event_args)
+            new = cur.fetchone()
+            if new is None or not new[0]:
+                return None  # a duplicate: nothing changed
+            cancelled = self._cancel(cur, batch) if batch.cancels else []
             versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
             if versions:
-                cur.executemany(
-                    _INSERT_VERSION,
-                    [(v, dump_json(d)) for v, d in versions],
-                )
-            started: list[Run] = []
-            skipped: list[Run] = []
-            old: list[Run] = []
-            for run, run_event in zip(batch.runs, run_events, strict=True):
-                if run.key is not None and batch.created is not None:
-                    cur.execute(_SELECT_MARKER, (run.rule, run.key))
-                    row = cur.fetchone()
-                    if superseded(batch, row[0] if row else None):
-                        old.append(run)
-                        continue
-                cur.execute(
-                    _INSERT_RUN,
-                    {
-                        "id": run.id,
-                        "rule": run.rule,
-                        "key": run.key,
-                        "status": run.status,
-                        "next_at": _utc(run.next_at),
-                        "owner": owner,
-                        "lease_until": lease_until,
-                        "body": dump_run(run),
-                        "event": run_event,
-                        "epoch": epoch,
-                        "cursor": run.cursor,
-                        "event_id": run.event_id or batch.event_id,
-                    },
-                )
-                if cur.rowcount:
-                    started.append(replace(run, epoch=epoch))
-                else:
-                    skipped.append(run)
-            markers = marker_rows(batch)
-            if markers:
+                cur.executemany(_INSERT_VERSION, [(v, dump_json(d)) for v, d in versions])
+            inserted: set[str] = set()
+            if len(rows) == 1:
+                cur.execute(insert_run, rows[0])
+                inserted.update(row[0] for row in cur.fetchall())
+            elif rows:
+                cur.executemany(insert_run, rows, returning=True)
+                for _ in rows:
+                    inserted.update(row[0] for row in cur.fetchall())
+                    cur.nextset()
+
+            def marker(rule: str, key: str) -> int | None:
+                cur.execute(_SELECT_MARKER, (rule, key))
+                row = cur.fetchone()
+                return int(row[0]) if row is not None else None
+
+            everyone = len(inserted) == len(rows)
+            started, skipped, old = sort_runs(batch, epoch, None if everyone else inserted, marker)
+            if len(markers) == 1:
+                cur.execute(_UPSERT_MARKER, markers[0])
+            elif markers:
                 cur.executemany(_UPSERT_MARKER, markers)
-            if started and not leased:  # deferred runs: wake the workers (sent on commit)
-                cur.execute(_NOTIFY)
             return IngestResult(
                 duplicate=False,
                 cancelled=tuple(cancelled),
@@ -326,9 +336,23 @@ class PostgresStore:
             )
 
         result = self._run(work)
-        if not result.duplicate:
-            self._versions.update(definitions)
+        if result is None:
+            return IngestResult(duplicate=True)
+        self._versions.update(definitions)
         return result
+
+    @staticmethod
+    def _cancel(cur: psycopg.Cursor[Any], batch: Ingest) -> list[Run]:
+        """Cancel the live runs of the batch's cancels (in their order, oldest run first)."""
+        cur.execute(_SELECT_LIVE, ([r for r, _ in batch.cancels], [k for _, k in batch.cancels]))
+        order: dict[tuple[str, str], int] = {}
+        for pair in batch.cancels:
+            order.setdefault(pair, len(order))
+        live = sorted(cur.fetchall(), key=lambda row: (order[row[0], row[1]], row[2]))
+        cancelled = [cancel_run(load_run(body, text, held), batch) for *_, body, text, held in live]
+        if cancelled:
+            cur.execute(_CANCEL, ([row[2] for row in live], [dump_run(r) for r in cancelled]))
+        return cancelled
 
     def cancel_marker(self, rule: str, key: str) -> int | None:
         def work(cur: psycopg.Cursor[Any]) -> int | None:
@@ -339,7 +363,7 @@ class PostgresStore:
             row = cur.fetchone()
             return int(row[0]) if row is not None else None
 
-        return self._run(work, write=False)
+        return self._run(work, transaction=False)
 
     def claim_due(
         self,
@@ -356,7 +380,7 @@ class PostgresStore:
             cur.execute(_CLAIM_DUE, args)
             return [load_run(*row) for row in cur.fetchall()]
 
-        runs = self._run(work)
+        runs = self._run(work, transaction=False)  # one statement
         runs.sort(key=lambda r: (r.next_at, r.id))
         return runs
 
@@ -376,14 +400,16 @@ class PostgresStore:
             row = cur.fetchone()
             return load_run(*row) if row is not None else None
 
-        return self._run(work)
+        return self._run(work, transaction=False)  # one statement
 
     def _update(self, sql: str, args: Sequence[Any]) -> bool:
+        """One statement that writes, committed on its own (autocommit): one round trip."""
+
         def work(cur: psycopg.Cursor[Any]) -> int:
             cur.execute(sql, args)
             return cur.rowcount
 
-        return bool(self._run(work))
+        return bool(self._run(work, transaction=False))
 
     def start_step(
         self, run: Run, *, owner: str, now: _dt.datetime, lease_until: _dt.datetime
@@ -406,22 +432,21 @@ class PostgresStore:
             owner,
             run.epoch,
         )
+        if self._update(_SAVE, args):
+            return
 
-        def work(cur: psycopg.Cursor[Any]) -> tuple[bool, Run | None]:
-            cur.execute(_SAVE, args)
-            if cur.rowcount:
-                return True, None
+        # Not held: a held run never becomes held again under the same epoch, so what the
+        # run is now says why; a cancel that kept this worker's epoch takes its records.
+        def work(cur: psycopg.Cursor[Any]) -> Run | None:
             cur.execute(_SELECT_HELD, (run.id,))
             row = cur.fetchone()
             if row is None or row[0] != "cancelled" or row[1] is not None or row[2] != run.epoch:
-                return False, None
+                return None
             merged = merge_cancelled(load_run(row[3], row[4], row[2]), run)
             cur.execute(_WRITE_BODY, (dump_run(merged), run.id))
-            return False, merged
+            return merged
 
-        saved, merged = self._run(work)
-        if saved:
-            return
+        merged = self._run(work)
         if merged is not None:
             raise LeaseLostError(f"run {run.id} was cancelled", run=merged)
         raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
@@ -432,7 +457,7 @@ class PostgresStore:
             row = cur.fetchone()
             return load_run(*row) if row is not None else None
 
-        return self._run(work, write=False)
+        return self._run(work, transaction=False)
 
     def next_due(self) -> _dt.datetime | None:
         def work(cur: psycopg.Cursor[Any]) -> _dt.datetime | None:
@@ -440,7 +465,7 @@ class PostgresStore:
             row = cur.fetchone()
             return row[0] if row is not None else None
 
-        return self._run(work, write=False)
+        return self._run(work, transaction=False)
 
     def wait_for_work(self, timeout: float) -> None:
         """LISTEN on :data:`CHANNEL` (a connection of its own) for at most ``timeout`` s."""
@@ -476,7 +501,7 @@ class PostgresStore:
             cur.execute(sql, (*args, count))
             return [load_run(*row) for row in cur.fetchall()]
 
-        return self._run(work, write=False)
+        return self._run(work, transaction=False)
 
     def rule_definition(self, version: str) -> Mapping[str, Any] | None:
         def work(cur: psycopg.Cursor[Any]) -> Mapping[str, Any] | None:
@@ -490,7 +515,7 @@ class PostgresStore:
             definition: dict[str, Any] = json.loads(row[0])
             return definition
 
-        return self._run(work, write=False)
+        return self._run(work, transaction=False)
 
     def close(self) -> None:
         """Close the connection; a later call opens a new one."""

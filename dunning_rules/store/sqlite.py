@@ -2,8 +2,11 @@
 
 The file is opened in WAL mode with a busy timeout, so several processes (and the threads of
 each) can share it: readers never block, writers take turns. Every state change is one
-``BEGIN IMMEDIATE`` transaction. Times used in queries (``next_at``, ``lease_until``) are kept
-as epoch seconds in columns of their own; the whole run is kept as JSON text.
+transaction: ``BEGIN IMMEDIATE`` around those of several statements; a change of one statement
+(a step's start check, a lease renewal, a save) commits on its own, SQLite taking the write
+lock when the statement starts, as ``BEGIN IMMEDIATE`` does. Times used in queries
+(``next_at``, ``lease_until``) are kept as epoch seconds in columns of their own; the whole
+run is kept as JSON text.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import StoreError
 from ..outcome import Run
 from ._codec import dump_run, load_run
+from ._ingest import sort_runs
 from ._schema import (
     CREATE_META,
     LIVE,
@@ -46,15 +49,17 @@ from .base import (
     int64,
     marker_rows,
     merge_cancelled,
-    superseded,
 )
 
 __all__ = ["SQLiteStore"]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
+_HAS_EVENT = "SELECT 1 FROM dunning_rules_events WHERE id = ?"
 _INSERT_EVENT = """INSERT INTO dunning_rules_events (id, type, created, received_at, body)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"""
 _SELECT_LIVE = f"""SELECT seq, body, {RUN_EVENT}, epoch FROM dunning_rules_runs
@@ -68,11 +73,16 @@ _UPSERT_MARKER = """INSERT INTO dunning_rules_markers (rule, key, created) VALUE
 _SELECT_MARKER = "SELECT created FROM dunning_rules_markers WHERE rule = ? AND key = ?"
 _INSERT_VERSION = """INSERT INTO dunning_rules_rule_versions (version, definition)
     VALUES (?, ?) ON CONFLICT (version) DO NOTHING"""
+# A run starts unless its rule has a live run for its key, or a marker of its key is at or
+# after the event's ``created`` (?13; NULL: no check): one statement per run, no read first.
 _INSERT_RUN = f"""INSERT INTO dunning_rules_runs
     (id, rule, key, status, next_at, owner, lease_until, body, event, epoch, cursor, event_id)
-    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
     WHERE NOT EXISTS (
-        SELECT 1 FROM dunning_rules_runs WHERE rule = ? AND key = ? AND {LIVE})"""
+        SELECT 1 FROM dunning_rules_runs WHERE rule = ?2 AND key = ?3 AND {LIVE})
+    AND (?13 IS NULL OR NOT EXISTS (
+        SELECT 1 FROM dunning_rules_markers WHERE rule = ?2 AND key = ?3 AND created >= ?13))"""
+_NEWEST_IDS = "SELECT id FROM dunning_rules_runs ORDER BY seq DESC LIMIT ?"
 _SELECT_DUE = f"""SELECT seq, body, {RUN_EVENT}, epoch FROM dunning_rules_runs
     WHERE {LIVE} AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
     ORDER BY next_at, id LIMIT ?"""
@@ -204,44 +214,86 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             raise
 
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"SQLite store {self.path!r}: {exc}")
+
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
                 yield self._connection()
             except sqlite3.Error as exc:
-                raise StoreError(f"SQLite store {self.path!r}: {exc}") from exc
+                raise self._error(exc) from exc
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed at the end, rolled back on error."""
-        with self._read() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` in one ``BEGIN IMMEDIATE`` transaction: committed when it returns, rolled
+        back when it raises."""
+        with self._lock:
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+        return result
+
+    def _change(self, sql: str, args: Sequence[Any]) -> int:
+        """One statement that writes, as a transaction of its own (the connection is in
+        autocommit mode: SQLite takes the write lock when the statement starts, waiting for
+        it as ``BEGIN IMMEDIATE`` does, and commits when it ends); the rows it changed."""
+        with self._lock:
+            try:
+                return self._connection().execute(sql, args).rowcount
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
 
     # -- the protocol -------------------------------------------------------------------------
 
     def has_event(self, event_id: str) -> bool:
-        with self._read() as db:
-            row = db.execute(
-                "SELECT 1 FROM dunning_rules_events WHERE id = ?", (event_id,)
-            ).fetchone()
+        with self._lock:
+            try:
+                row = self._connection().execute(_HAS_EVENT, (event_id,)).fetchone()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
         return row is not None
 
     def ingest(self, batch: Ingest) -> IngestResult:
         received = _epoch(batch.received_at)
         definitions = batch.rule_versions or {}
         event_body, run_events = event_texts(batch)
-        with self._write() as db:
+        created = int64(batch.created)
+        leased = batch.lease_until is not None
+        owner = batch.owner if leased else None
+        lease_until = _epoch(batch.lease_until)
+        epoch = 1 if leased else 0
+        rows = [
+            (
+                run.id,
+                run.rule,
+                run.key,
+                run.status,
+                _epoch(run.next_at),
+                owner,
+                lease_until,
+                dump_run(run),
+                run_event,
+                epoch,
+                run.cursor,
+                run.event_id or batch.event_id,
+                created,
+            )
+            for run, run_event in zip(batch.runs, run_events, strict=True)
+        ]
+
+        def work(db: sqlite3.Connection) -> IngestResult:
             new = db.execute(
-                _INSERT_EVENT,
-                (batch.event_id, batch.event_type, int64(batch.created), received, event_body),
+                _INSERT_EVENT, (batch.event_id, batch.event_type, created, received, event_body)
             )
             if new.rowcount == 0:
                 return IngestResult(duplicate=True)
@@ -253,52 +305,32 @@ class SQLiteStore:
                     cancelled.append(done)
             versions = [(v, d) for v, d in definitions.items() if v not in self._versions]
             if versions:
-                db.executemany(
-                    _INSERT_VERSION,
-                    [(v, dump_json(d)) for v, d in versions],
-                )
-            leased = batch.lease_until is not None
-            owner = batch.owner if leased else None
-            lease_until = _epoch(batch.lease_until)
-            epoch = 1 if leased else 0
-            started, skipped, old = [], [], []
-            for run, run_event in zip(batch.runs, run_events, strict=True):
-                if run.key is not None and batch.created is not None:
-                    row = db.execute(_SELECT_MARKER, (run.rule, run.key)).fetchone()
-                    if superseded(batch, row[0] if row else None):
-                        old.append(run)
-                        continue
-                args = (
-                    run.id,
-                    run.rule,
-                    run.key,
-                    run.status,
-                    _epoch(run.next_at),
-                    owner,
-                    lease_until,
-                    dump_run(run),
-                    run_event,
-                    epoch,
-                    run.cursor,
-                    run.event_id or batch.event_id,
-                    run.rule,
-                    run.key,
-                )
-                if db.execute(_INSERT_RUN, args).rowcount:
-                    started.append(replace(run, epoch=epoch))
-                else:
-                    skipped.append(run)
+                db.executemany(_INSERT_VERSION, [(v, dump_json(d)) for v, d in versions])
+            inserted = db.executemany(_INSERT_RUN, rows).rowcount if rows else 0
+            ids = None
+            if inserted != len(rows):  # the rows this statement inserted are the newest ones
+                ids = {row[0] for row in db.execute(_NEWEST_IDS, (inserted,))}
+
+            def marker(rule: str, key: str) -> int | None:
+                row = db.execute(_SELECT_MARKER, (rule, key)).fetchone()
+                return int(row[0]) if row is not None else None
+
+            started, skipped, old = sort_runs(batch, epoch, ids, marker)
             markers = marker_rows(batch)
             if markers:
                 db.executemany(_UPSERT_MARKER, markers)
-        self._versions.update(definitions)
-        return IngestResult(
-            duplicate=False,
-            cancelled=tuple(cancelled),
-            started=tuple(started),
-            skipped=tuple(skipped),
-            superseded=tuple(old),
-        )
+            return IngestResult(
+                duplicate=False,
+                cancelled=tuple(cancelled),
+                started=tuple(started),
+                skipped=tuple(skipped),
+                superseded=tuple(old),
+            )
+
+        result = self._transaction(work)
+        if not result.duplicate:
+            self._versions.update(definitions)
+        return result
 
     def cancel_marker(self, rule: str, key: str) -> int | None:
         with self._read() as db:
@@ -316,11 +348,15 @@ class SQLiteStore:
     ) -> list[Run]:
         at = _epoch(now)
         free_at = _epoch(lease_now or now)
-        with self._write() as db:
+        until = _epoch(lease_until)
+
+        def work(db: sqlite3.Connection) -> list[Any]:
             rows = db.execute(_SELECT_DUE, (at, free_at, max(limit, 0))).fetchall()
             if rows:
-                until = _epoch(lease_until)
                 db.executemany(_LEASE_SEQ, [(owner, until, row[0]) for row in rows])
+            return rows
+
+        rows = self._transaction(work)
         return [load_run(body, event, epoch + 1) for _, body, event, epoch in rows]
 
     def claim(
@@ -336,45 +372,44 @@ class SQLiteStore:
             return None
         sql = _CLAIM.format(statuses=", ".join("?" * len(statuses)))
         args = (owner, _epoch(lease_until), run_id, *statuses, _epoch(now))
-        with self._write() as db:
-            row = db.execute(sql, args).fetchone()
+        row = self._transaction(lambda db: db.execute(sql, args).fetchone())
         return load_run(*row) if row is not None else None
 
     def start_step(
         self, run: Run, *, owner: str, now: _dt.datetime, lease_until: _dt.datetime
     ) -> bool:
         args = (_epoch(lease_until), _epoch(now), run.id, owner, run.epoch, run.cursor)
-        with self._write() as db:
-            return bool(db.execute(_START, args).rowcount)
+        return bool(self._change(_START, args))
 
     def renew(self, run: Run, *, owner: str, lease_until: _dt.datetime) -> bool:
-        with self._write() as db:
-            return bool(
-                db.execute(_RENEW, (_epoch(lease_until), run.id, owner, run.epoch)).rowcount
-            )
+        return bool(self._change(_RENEW, (_epoch(lease_until), run.id, owner, run.epoch)))
 
     def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
-        body = dump_run(run)
         args = (
             run.status,
             _epoch(run.next_at),
             owner if lease_until is not None else None,
             _epoch(lease_until),
-            body,
+            dump_run(run),
             run.cursor,
             run.id,
             owner,
             run.epoch,
         )
-        with self._write() as db:
-            if db.execute(_SAVE, args).rowcount:
-                return
+        if self._change(_SAVE, args):
+            return
+
+        # Not held: a held run never becomes held again under the same epoch, so what the
+        # run is now says why; a cancel that kept this worker's epoch takes its records.
+        def work(db: sqlite3.Connection) -> Run | None:
             row = db.execute(_SELECT_HELD, (run.id,)).fetchone()
-            if row is not None and row[0] == "cancelled" and row[1] is None and row[2] == run.epoch:
-                merged = merge_cancelled(load_run(row[3], row[4], row[2]), run)
-                db.execute(_WRITE_BODY, (dump_run(merged), run.id))
-            else:
-                merged = None
+            if row is None or row[0] != "cancelled" or row[1] is not None or row[2] != run.epoch:
+                return None
+            merged = merge_cancelled(load_run(row[3], row[4], row[2]), run)
+            db.execute(_WRITE_BODY, (dump_run(merged), run.id))
+            return merged
+
+        merged = self._transaction(work)
         if merged is not None:
             raise LeaseLostError(f"run {run.id} was cancelled", run=merged)
         raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
