@@ -92,9 +92,11 @@ def _is_wire(value: Any, depth: int, strings: bool) -> bool:
             items: Any
             if type(container) is dict:
                 try:
-                    add("".join(container))  # raises unless every key is a str
+                    keys = "".join(container)  # raises unless every key is a str
                 except TypeError:
                     return False
+                if strings:
+                    add(keys)
                 items = container.values()
             elif type(container) is list:
                 items = container
@@ -103,7 +105,8 @@ def _is_wire(value: Any, depth: int, strings: bool) -> bool:
             for item in items:
                 kind = type(item)
                 if kind is str:
-                    add(item)
+                    if strings:
+                        add(item)
                 elif kind is dict or kind is list:
                     push(item)
                 elif kind is int or kind is bool or item is None:
