@@ -25,15 +25,11 @@ How
     generated statements, because every node costs a call (see docs/performance.md).
 
 Batches
-    :func:`compile_batch` generates one module for many expressions (all conditions of a rule
-    set). Field paths from the root that several expressions read (``data``, ``data.object``,
-    ``data.object.currency``...) are loaded once, at the top, before the expressions run; then each
-    expression runs inside its own ``try`` and leaves its value or its exception in the list
-    (in functions of 100 expressions each, which CPython compiles in linear time). The
-    same sharing happens inside one expression that reads a path twice. Loading a path early is
-    invisible for JSON data; if it raises (a mapping whose ``get`` raises), the function starts
-    again on the exact path: the batch evaluates expression by expression, a single expression
-    with the interpreter.
+    :func:`compile_batch` (:mod:`._compiler_batch`) generates one module for many expressions
+    (all conditions of an event type), which shares the loads, comparisons and calls that
+    several of them make. One expression that reads a path twice loads it once too. Loading a
+    path early is invisible for JSON data; if it raises (a mapping whose ``get`` raises), the
+    function starts again on the exact path: a single expression with the interpreter.
 
 Differences from jmespath 1.1.0
     Slicing an array with a step of 0 (``foo[8:2:0]``) raises :class:`SliceStepError`, a
@@ -53,6 +49,7 @@ from typing import Any
 import jmespath
 from jmespath import visitor as _jp_visitor
 from jmespath.functions import Functions
+from jmespath.parser import ParsedResult
 
 from . import _compiler_runtime as _runtime
 from ._compiler_codegen import (
@@ -68,11 +65,16 @@ from ._compiler_codegen import (
 from ._compiler_runtime import SliceStepError
 from .functions import FUNCTIONS
 
-__all__ = ["SliceStepError", "compile_batch", "compile_expression", "uses_fallback"]
+__all__ = [
+    "SliceStepError",
+    "compile_batch",
+    "compile_expression",
+    "compile_tree",
+    "uses_fallback",
+]
 
 logger = logging.getLogger(__name__)
 
-_NUMBERS = (int, float)  # JMESPath's 0 is true; bool is its own class
 
 Search = Callable[[Any], Any]
 
@@ -90,9 +92,6 @@ _HELPERS = (
     "not_value",
     "values",
 )
-# Expressions per generated function in a batch: CPython compiles one huge function in
-# superlinear time (0.9 s for 1,000 conditions), many small ones in linear time.
-_CHUNK = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +145,16 @@ def _root_paths(tree: Node) -> Iterator[tuple[str, ...]]:
 
 
 def _count_root_paths(nodes: list[Node]) -> Counter[tuple[str, ...]]:
-    """How many times each field path from the root (and each of its prefixes) is read."""
+    """How many times each field path from the root (and each of its prefixes) is read.
+
+    Each distinct tree is walked once (the same text gives the same tree, :mod:`._parse`)."""
+    times = Counter(id(node) for node in nodes)
+    distinct = {id(node): node for node in nodes}
     counts: Counter[tuple[str, ...]] = Counter()
-    for node in nodes:
+    for key, node in distinct.items():
         for path in _root_paths(node):
             for length in range(1, len(path) + 1):
-                counts[path[:length]] += 1
+                counts[path[:length]] += times[key]
     return counts
 
 
@@ -209,8 +212,10 @@ def _finish(space: Namespace, main: str, options: Any) -> tuple[Search, str]:
     return search, source
 
 
-def _build(expression: str, functions: Any) -> _Compiled:
-    parsed = jmespath.compile(expression)
+def _build(expression: str, functions: Any, tree: Any = None) -> _Compiled:
+    # Without a tree, jmespath's own parse (and cache): the tree whose literals the
+    # interpreter returns.
+    parsed = jmespath.compile(expression) if tree is None else ParsedResult(expression, tree)
     options = jmespath.Options(custom_functions=functions)
 
     def interpret(data: Any) -> Any:
@@ -244,6 +249,12 @@ def compile_expression(expression: str, functions: Functions = FUNCTIONS) -> Sea
     return _build(expression, functions).search
 
 
+def compile_tree(expression: str, tree: Any, functions: Functions = FUNCTIONS) -> Search:
+    """:func:`compile_expression` of an expression already parsed (``tree``, which
+    :func:`._parse.parse` gave for ``expression``): nothing is parsed again."""
+    return _build(expression, functions, tree).search
+
+
 def uses_fallback(expression: str) -> bool:
     """True when :func:`compile_expression` hands ``expression`` to jmespath's interpreter."""
     return _build(expression, FUNCTIONS).fallback
@@ -254,140 +265,4 @@ def _generated_source(expression: str, functions: Functions = FUNCTIONS) -> str:
     return _build(expression, functions).source
 
 
-def compile_batch(
-    expressions: Sequence[str],
-    functions: Functions = FUNCTIONS,
-    *,
-    select: bool = False,
-    compiled: Sequence[Search | None] | None = None,
-) -> Callable[[Any], list[Any]]:
-    """Compile expressions to evaluate together: ``batch(root)[i]`` is expression i's value.
-
-    Where expression i raises, element i is the exception instance (it is not raised). Root
-    field paths that several expressions read are loaded once per call.
-
-    With ``select``, the batch returns only ``(i, value)`` pairs for the expressions whose
-    value is true by JMESPath's rules (``0`` included) or that raised, in order: what rule
-    matching needs, without a Python loop over every false condition.
-
-    ``compiled[i]``, where given, is expression i already compiled (by
-    :func:`compile_expression`): the batch calls it instead of compiling the expression again
-    (a condition that joins 10,000 conditions is compiled once, not twice).
-    """
-    expressions = list(expressions)
-    given: list[Search | None] = (
-        list(compiled) if compiled is not None else [None] * len(expressions)
-    )
-    trees = [jmespath.compile(expression).parsed for expression in expressions]
-    exact = _one_by_one(expressions, functions, select, given)
-    try:
-        return _batch_source(expressions, trees, functions, exact, select, given)
-    except (RecursionError, SyntaxError, MemoryError) as exc:
-        logger.debug("JMESPath batch is evaluated one by one: %s", exc)
-        return exact
-
-
-def _one_by_one(
-    expressions: list[str],
-    functions: Any,
-    select: bool = False,
-    given: list[Search | None] | None = None,
-) -> Callable[[Any], list[Any]]:
-    """The batch as a loop over compile_expression(), compiled when first needed."""
-    searches: list[Search] = []
-    known = given or [None] * len(expressions)
-
-    def batch(root: Any) -> list[Any]:
-        if len(searches) < len(expressions):
-            searches[:] = [
-                search or compile_expression(e, functions)
-                for e, search in zip(expressions, known, strict=True)
-            ]
-        results: list[Any] = []
-        for position, search in enumerate(searches):
-            try:
-                value = search(root)
-            except Exception as exc:
-                results.append((position, exc) if select else exc)
-                continue
-            if not select:
-                results.append(value)
-            elif value or value.__class__ in _NUMBERS:
-                results.append((position, value))
-        return results
-
-    return batch
-
-
-def _batch_source(
-    expressions: list[str],
-    trees: list[Any],
-    functions: Any,
-    exact: Callable[[Any], list[Any]],
-    select: bool = False,
-    given: list[Search | None] | None = None,
-) -> Callable[[Any], list[Any]]:
-    """One module: ``_main`` loads the shared paths, then calls one function per chunk."""
-    options = jmespath.Options(custom_functions=functions)
-    space = _namespace(functions)
-    space.values["_exact"] = exact
-    space.values["_NUMBERS"] = _NUMBERS
-    known = given or [None] * len(trees)
-    prelude: list[str] = []
-    generated = [tree for tree, search in zip(trees, known, strict=True) if search is None]
-    hoisted = _hoisting(space, generated, prelude)
-    shared = ", ".join(["root", "add", *hoisted.values()])
-    calls = []
-    for start in range(0, len(trees), _CHUNK):
-        name = f"_chunk{start}"
-        body = [f"def {name}({shared}):"]
-        for position in range(start, min(start + _CHUNK, len(trees))):
-            search = known[position]
-            if search is not None:
-                space.values[f"_given{position}"] = search
-            item = _batch_item(space, hoisted, expressions, trees, position, select, search)
-            failed = f"({position}, exc)" if select else "exc"
-            body += ["    try:", *item, "    except Exception as exc:", f"        add({failed})"]
-        space.defs.append("\n".join(body) + "\n")
-        calls.append(f"    {name}({shared})")
-    lines = ["def _main(root):"]
-    if prelude:
-        lines += ["    try:", *prelude, "    except Exception:", "        return _exact(root)"]
-    lines += ["    out = []", "    add = out.append", *calls, "    return out"]
-    search, _ = _finish(space, "\n".join(lines) + "\n", options)
-    return search
-
-
-def _batch_item(
-    space: Namespace,
-    hoisted: dict[tuple[str, ...], str],
-    expressions: list[str],
-    trees: list[Any],
-    position: int,
-    select: bool = False,
-    search: Search | None = None,
-) -> list[str]:
-    """The statements that append expression ``position``'s value to the batch's list."""
-    gen = CodeGen(space, indent=2, hoisted=hoisted)
-    lines: list[str] = []
-    if search is not None:
-        result = f"_given{position}(root)"
-    else:
-        try:
-            result = gen.gen(trees[position], "root", root=True)
-            lines = gen.lines
-        except (UnsupportedError, RecursionError) as exc:
-            logger.debug("JMESPath expression %r is interpreted: %s", expressions[position], exc)
-            name = f"_interpreted{position}"
-            space.values[name] = _build(expressions[position], space.functions).search
-            lines, result = [], f"{name}(root)"
-    if not select:
-        return [*lines, f"        add({result})"]
-    return [
-        *lines,
-        f"        _value = {result}",
-        "        if _value is True or (",
-        "            _value is not False and (_value or _value.__class__ in _NUMBERS)",
-        "        ):",
-        f"            add(({position}, _value))",
-    ]
+from ._compiler_batch import compile_batch  # noqa: E402 - it reads this module's functions

@@ -22,6 +22,7 @@ from jmespath import functions as _jp_functions
 from ._compiler_trees import (
     MAX_HOISTED,
     Node,
+    comparison_key,
     flatten_chain,
     flatten_same,
     leading_fields,
@@ -106,6 +107,7 @@ class Namespace:
         self.exprefs: list[tuple[str, Node, str]] = []
         self.defs: list[str] = []
         self._ids: dict[int, str] = {}
+        self._keys: dict[int, tuple[Any, ...] | None] = {}
         self._count = 0
         table = getattr(functions, "FUNCTION_TABLE", None)
         stock = all(
@@ -113,6 +115,14 @@ class Namespace:
             for name in _CHECKERS
         )
         self.table: Mapping[str, Any] | None = table if stock and isinstance(table, dict) else None
+
+    def comparison(self, node: Node) -> tuple[Any, ...] | None:
+        """:func:`comparison_key` of ``node``, once per node (by id: the trees stay alive
+        while the module is generated)."""
+        key = id(node)
+        if key not in self._keys:
+            self._keys[key] = comparison_key(node)
+        return self._keys[key]
 
     def name(self, prefix: str) -> str:
         self._count += 1
@@ -144,11 +154,16 @@ class CodeGen:
         *,
         indent: int = 1,
         hoisted: Mapping[tuple[str, ...], str] | None = None,
+        tests: Mapping[tuple[Any, ...], str] | None = None,
     ) -> None:
         self.space = space
         self.lines: list[str] = []
         self.indent = indent
         self.hoisted = hoisted or {}
+        self.tests = tests or {}
+        """Comparisons on the root (:func:`comparison_key`) already in a variable."""
+        self.used: set[str] = set()
+        """The hoisted variables (paths and comparisons) the code reads."""
         self._loops = 0
         self._temps = 0
 
@@ -229,7 +244,9 @@ class CodeGen:
 
     def _gen_field(self, node: Node, cur: str, root: bool) -> str:
         if root and (node["value"],) in self.hoisted:
-            return self.hoisted[(node["value"],)]
+            name = self.hoisted[(node["value"],)]
+            self.used.add(name)
+            return name
         return self._field_step(cur, node["value"])
 
     def _gen_subexpression(self, node: Node, cur: str, root: bool) -> str:
@@ -240,6 +257,7 @@ class CodeGen:
             for length in range(len(names), 0, -1):
                 if names[:length] in self.hoisted:
                     cur, start = self.hoisted[names[:length]], length
+                    self.used.add(cur)
                     break
         for position, step in enumerate(steps[start:], start):
             cur = self.gen(step, cur, root and position == 0)
@@ -470,6 +488,12 @@ class CodeGen:
         return out
 
     def _gen_comparator(self, node: Node, cur: str, root: bool) -> str:
+        if root and self.tests:
+            key = self.space.comparison(node)
+            name = self.tests.get(key) if key is not None else None
+            if name is not None:
+                self.used.add(name)
+                return name
         operation = node["value"]
         left_node, right_node = node["children"]
         left = self.operand(left_node, cur, root)

@@ -8,10 +8,21 @@ chain one step after another and the loader measures :func:`nesting` without rec
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["MAX_HOISTED", "Node", "flatten_chain", "flatten_same", "leading_fields", "nesting"]
+__all__ = [
+    "MAX_HOISTED",
+    "SHARED_CALLS",
+    "Node",
+    "comparison_key",
+    "flatten_chain",
+    "flatten_same",
+    "leading_fields",
+    "nesting",
+    "root_comparisons",
+]
 
 Node = Mapping[str, Any]
 
@@ -104,3 +115,56 @@ def leading_fields(steps: list[Node], limit: int | None = None) -> tuple[str, ..
             break
         names.append(step["value"])
     return tuple(names)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+SHARED_CALLS = frozenset({"contains", "ends_with", "length", "starts_with"})
+"""jmespath's own functions (pure) that a batch may call once for many conditions."""
+
+
+def comparison_key(node: Node) -> tuple[Any, ...] | None:
+    """What identifies a comparison of root paths and scalar literals (``data.object.currency
+    == 'usd'``), or a call of one of SHARED_CALLS on them (``ends_with(data.object.email,
+    '@x.io')``), so that one written in many conditions is evaluated once; None for others.
+
+    Literals are told apart by type and ``repr`` (``1``, ``1.0`` and ``true`` differ)."""
+    kind = node["type"]
+    if kind == "comparator":
+        if len(node["children"]) != 2:
+            return None
+        parts: list[Any] = [node["value"]]
+    elif kind == "function_expression" and node["value"] in SHARED_CALLS:
+        parts = ["call", node["value"]]
+    else:
+        return None
+    for child in node["children"]:
+        kind = child["type"]
+        if kind == "literal":
+            value = child["value"]
+            if type(value) not in _SCALARS or (type(value) is float and not math.isfinite(value)):
+                return None
+            parts.append(("literal", type(value).__name__, repr(value)))
+            continue
+        steps = flatten_same(child) if kind == "subexpression" else [child]
+        names = leading_fields(steps, MAX_HOISTED)
+        if not names or len(names) != len(steps):
+            return None
+        parts.append(("path", names))
+    return tuple(parts)
+
+
+def root_comparisons(tree: Node) -> Iterator[Node]:
+    """The comparisons and calls ``tree`` makes on the value it is applied to: its own, and
+    those of the operands of its ``&&``, ``||`` and ``!`` (without recursion)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        kind = node["type"]
+        if kind in ("comparator", "function_expression"):
+            yield node
+        elif kind in ("and_expression", "or_expression"):
+            stack.extend(reversed(flatten_same(node)))
+        elif kind == "not_expression":
+            stack.append(node["children"][0])

@@ -1,10 +1,11 @@
 """The paths an expression reads, each with the offset of its first character.
 
-JMESPath's parser keeps no positions, so :func:`expression_paths` parses again with a parser
-that writes each identifier's offset into its field node, then walks the tree keeping track
-of what ``@`` is: the root at the top, an element of a list inside a projection or filter,
+JMESPath's parser keeps no positions, so :func:`expression_paths` reads the tree of
+:func:`._parse.parse`, which has each identifier's offset in its field node, and walks it keeping
+track of what ``@`` is: the root at the top, an element of a list inside a projection or filter,
 the left side's result on the right of a pipe. A path is a tuple of :data:`Segment`; a field
-read where ``@`` is not known (inside ``sort_by(list, &field)``) is no path.
+read where ``@`` is not known (inside ``sort_by(list, &field)``) is no path. What a text reads
+depends on the text only, so each distinct text is walked once per process.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from jmespath import exceptions as jp_errors
-from jmespath.parser import Parser
 
+from ._parse import parse, remembered
 from ._stripe_types import EACH, INDEX
 
 __all__ = ["Comparison", "Segment", "expression_paths", "placeholders"]
@@ -24,22 +25,6 @@ Segment = tuple[str, int]
 """A field name (or EACH / INDEX) and its offset in the expression (-1 for EACH / INDEX)."""
 
 _ORDERING = ("lt", "lte", "gt", "gte")
-
-
-class _PlacedParser(Parser):  # type: ignore[misc]  # jmespath is untyped
-    """JMESPath's parser, with ``start`` written into field and literal nodes."""
-
-    _CACHE: dict[str, Any] = {}  # noqa: RUF012  # the parser's own cache, apart from jmespath's
-
-    def _token_nud_unquoted_identifier(self, token: dict[str, Any]) -> dict[str, Any]:
-        node: dict[str, Any] = super()._token_nud_unquoted_identifier(token)
-        node["start"] = token["start"]
-        return node
-
-    def _token_nud_quoted_identifier(self, token: dict[str, Any]) -> dict[str, Any]:
-        node: dict[str, Any] = super()._token_nud_quoted_identifier(token)
-        node["start"] = token["start"] + 1
-        return node
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,18 +72,23 @@ class _Found:
         return path
 
 
-def expression_paths(
-    expression: str,
-) -> tuple[list[tuple[Segment, ...]], list[Comparison]] | None:
+Paths = tuple[tuple[Segment, ...], ...]
+
+
+def expression_paths(expression: str) -> tuple[Paths, tuple[Comparison, ...]] | None:
     """The longest paths from the root that ``expression`` reads, and its comparisons of a
     path with a literal or a path; None when it does not parse (the loader reports that)."""
     try:
-        parsed = _PlacedParser().parse(expression).parsed
+        return _read(expression)
     except (jp_errors.JMESPathError, ValueError, RecursionError):
         return None
+
+
+@remembered(maxsize=4096)
+def _read(expression: str) -> tuple[Paths, tuple[Comparison, ...]]:
     found = _Found({}, [])
-    _visit(parsed, _ROOT, found)
-    return [_segments(p) for p in found.leaves], found.comparisons
+    _visit(parse(expression), _ROOT, found)
+    return tuple(_segments(p) for p in found.leaves), tuple(found.comparisons)
 
 
 def _segments(path: _Path | None) -> tuple[Segment, ...]:
@@ -121,7 +111,7 @@ _CHAINS = frozenset(
 
 
 def _children(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [c for c in node.get("children", ()) if isinstance(c, Mapping)]
+    return [c for c in node.get("children", ()) if isinstance(c, dict)]  # jmespath's nodes
 
 
 def _visit(node: Mapping[str, Any], at: _Path | None, found: _Found) -> _Path | None:
@@ -130,23 +120,29 @@ def _visit(node: Mapping[str, Any], at: _Path | None, found: _Found) -> _Path | 
     A chain (``a.b.c``, ``a || b || c``) nests in its first child, as deep as it is long:
     its spine is walked in a loop, so only the nesting the loader bounds recurses.
     """
-    spine: list[Mapping[str, Any]] = []
-    while node.get("type") in _CHAINS and _children(node):
-        spine.append(node)
-        node = _children(node)[0]
-    value = _leaf(node, at, found)
-    for parent in reversed(spine):
-        value = _apply(parent, value, at, found)
+    spine: list[tuple[Mapping[str, Any], list[Mapping[str, Any]]]] = []
+    children = _children(node)
+    while children and node["type"] in _CHAINS:
+        spine.append((node, children))
+        node = children[0]
+        children = _children(node)
+    value = _leaf(node, children, at, found)
+    for parent, parent_children in reversed(spine):
+        value = _apply(parent, parent_children, value, at, found)
     return value
 
 
 def _apply(
-    node: Mapping[str, Any], left: _Path | None, at: _Path | None, found: _Found
+    node: Mapping[str, Any],
+    children: list[Mapping[str, Any]],
+    left: _Path | None,
+    at: _Path | None,
+    found: _Found,
 ) -> _Path | None:
     """The value of a chain node, given the value of its first child."""
     kind = node["type"]
-    rest = _children(node)[1:]
-    if kind == "subexpression":
+    rest = children[1:]
+    if kind == "subexpression" or kind == "pipe":
         for child in rest:
             left = _visit(child, left, found)
         return left
@@ -159,18 +155,15 @@ def _apply(
         for child in reversed(rest):  # a filter's condition, then the right side
             _visit(child, each, found)
         return None
-    if kind == "pipe":
-        for child in rest:
-            left = _visit(child, left, found)
-        return left
     for child in rest:  # or, and: the right side reads from @ too
         _visit(child, at, found)
     return None
 
 
-def _leaf(node: Mapping[str, Any], at: _Path | None, found: _Found) -> _Path | None:
+def _leaf(
+    node: Mapping[str, Any], children: list[Mapping[str, Any]], at: _Path | None, found: _Found
+) -> _Path | None:
     kind = node.get("type")
-    children = _children(node)
     if kind == "field":
         if at is None:
             return None

@@ -30,10 +30,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-import jmespath
-
 from .._event import MAX_EVENT_DEPTH, _is_wire, _storable
 from ._delivery import ZONE_FALLBACKS
+from ._parse import parse
 from .expressions import Expression
 
 __all__ = ["ENGINE_READS", "WINDOW_READS", "Reads", "event_reads", "rule_expressions"]
@@ -208,7 +207,7 @@ def event_reads(expressions: Iterable[Expression], *, windows: bool = True) -> R
         if root.whole:
             break
         try:
-            tree = jmespath.compile(expression.source).parsed
+            tree = parse(expression.source)
             _Walk(root).consume(tree, root, 0)
         except Exception:  # cannot be followed (RecursionError, too deep): read it all
             root.whole = True

@@ -9,7 +9,8 @@ output, and a test keeps the two equal.
 The loader is more lenient than an editor: an event type Stripe does not list is a warning
 (:mod:`.checks`), not an error, and a step's parameters are checked against the adapter the
 engine is built with, which may replace a built-in. :func:`loader_schema` takes those parts
-out.
+out. :func:`fast_validator` answers first for the loader (:mod:`._schema_fast`, from the same
+schema): jsonschema runs only on a file that the fast check does not pass.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ._schema_base import BASE
+from ._schema_fast import fast_check
 
 __all__ = [
     "SUPPORTED_VERSIONS",
+    "fast_validator",
     "generate_schema",
     "loader_schema",
     "rules_schema",
@@ -183,3 +186,10 @@ def validator(version: int) -> Any:
     from jsonschema import Draft202012Validator
 
     return Draft202012Validator(loader_schema(rules_schema(version)))
+
+
+@functools.cache
+def fast_validator(version: int) -> Any:
+    """True for a file that :func:`validator` finds no error in; False: ask it (see
+    :mod:`._schema_fast`, built from the same schema)."""
+    return fast_check(loader_schema(rules_schema(version)))

@@ -90,6 +90,7 @@ def _stripe() -> Any:
 
 
 @functools.cache
+@functools.cache
 def event_types() -> tuple[str, ...]:
     """Every event type stripe-python's ``stripe.Event.type`` lists, sorted."""
     stripe = _stripe()

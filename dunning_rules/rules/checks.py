@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,6 +33,7 @@ from typing import Any
 
 from ..errors import Location, Problem
 from . import _stripe_types as types
+from ._parse import also_forget, remembered
 from ._paths import Comparison, Segment, expression_paths, placeholders
 from .locations import JsonPath, SourceMap, format_path
 from .model import COMMON_KEYS
@@ -44,9 +46,12 @@ CODES = ("unknown-event-type", "unknown-field", "type-mismatch")
 _IGNORE = re.compile(r"(?:^|\s)#\s*dunning-rules:\s*ignore\[([a-z\-,\s]+)\]\s*$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Group:
-    """Event types a path must fit together: one type, or all the types of a pattern."""
+    """Event types a path must fit together: one type, or all the types of a pattern.
+
+    Compared by identity (the groups of a list of patterns are made once, see _groups_of),
+    so that a cache keyed by groups hashes fast."""
 
     label: str
     roots: tuple[types.Alternative, ...]
@@ -67,6 +72,9 @@ class _Site:
     lookup: str | None = None  # a lookup's argument: checked on the types of its readers
 
 
+_Text = tuple[JsonPath, str, int]  # where in a step, the expression, its offset there
+
+
 @dataclass(slots=True)
 class _Checker:
     settings: Mapping[str, Any]
@@ -74,6 +82,8 @@ class _Checker:
     errors: list[Problem] = field(default_factory=list)
     warnings: list[tuple[Problem, str, SourceMap, JsonPath]] = field(default_factory=list)
     readers: dict[str, list[_Group]] = field(default_factory=dict)
+    steps: dict[tuple[str, tuple[_Group, ...]], tuple[_Text, ...]] = field(default_factory=dict)
+    """The texts of each step to check, by what the step says and its event types."""
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -108,10 +118,13 @@ class _Checker:
         paths, comparisons = found
         for path in paths:
             self.check_reference(site, path)
-            if site.lookup is None:
-                self.check_fields(site, path, site.groups)
-        if site.lookup is None:
-            for comparison in comparisons:
+        if site.lookup is not None:
+            return
+        # What depends on the text and the event types only: once for the many rules alike.
+        for offset, code, message in _type_warnings(site.text, site.groups):
+            self.warn(site, offset, code, message)
+        for comparison in comparisons:
+            if comparison.other is not None:
                 self.check_comparison(site, comparison)
 
     def check_reference(self, site: _Site, path: tuple[Segment, ...]) -> None:
@@ -167,70 +180,118 @@ class _Checker:
     def check_fields(
         self, site: _Site, path: tuple[Segment, ...], groups: Sequence[_Group]
     ) -> None:
-        names = [name for name, _ in path]
-        if names[:2] != ["data", "object"] or not groups:
+        if len(path) < 2 or path[0][0] != "data" or path[1][0] != "object" or not groups:
             return
-        failing: dict[int, list[tuple[_Group, types.Missing]]] = {}
-        for group in groups:
-            result = types.walk(group.roots, names[2:])
-            if isinstance(result, types.Missing):
-                failing.setdefault(result.index, []).append((group, result))
-        if not failing:
-            return
-        index = min(failing)
-        misses = failing[index]
-        missing = misses[0][1]
-        owners = sorted({types.type_name(o) for _, m in misses for o in m.owners})
-        known = sorted({k for _, m in misses for k in m.known})
-        labels = ", ".join(dict.fromkeys(g.label for g, _ in misses))
-        shown = _display(path[: index + 3])
-        self.warn(
-            site,
-            path[0][1],
-            "unknown-field",
-            f"{shown}: no field {missing.name!r} in {' or '.join(owners)} ({labels})"
-            f"{_hint(missing.name, known, ';')}",
-        )
+        message = _field_problem(tuple(name for name, _ in path), tuple(groups))
+        if message is not None:
+            self.warn(site, path[0][1], "unknown-field", message)
 
     def check_comparison(self, site: _Site, comparison: Comparison) -> None:
-        path, literal, other = comparison.path, comparison.literal, comparison.other
-        if other is not None:
-            if [n for n, _ in path[:1]] == ["settings"] and [n for n, _ in other[:2]] == [
-                "data",
-                "object",
-            ]:
-                path, other = other, path
-            other_names = [n for n, _ in other]
-            if len(other_names) != 2 or other_names[0] != "settings":
-                return
-            if other_names[1] not in self.settings:
-                return
-            literal = self.settings[other_names[1]]
-            shown_literal = f"settings.{other_names[1]} ({_literal(literal)})"
-        else:
-            shown_literal = _literal(literal)
-        names = [n for n, _ in path]
-        literal_kind = _kind_of(literal)
-        if names[:2] != ["data", "object"] or not site.groups or literal_kind is None:
+        """A path compared with a setting (``settings.x``), which must be of its type."""
+        path, other = comparison.path, comparison.other
+        if other is None:
             return
-        ends: list[types.Alternative] = []
-        for group in site.groups:
-            result = types.walk(group.roots, names[2:])
-            if isinstance(result, types.Missing):
-                return  # reported as an unknown field
-            ends.extend(a for a in result if a not in ends)
-        kinds = types.json_kinds(ends)
-        if not kinds or literal_kind in kinds:
+        if [n for n, _ in path[:1]] == ["settings"] and [n for n, _ in other[:2]] == [
+            "data",
+            "object",
+        ]:
+            path, other = other, path
+        other_names = [n for n, _ in other]
+        if len(other_names) != 2 or other_names[0] != "settings":
             return
-        field_type = " or ".join(sorted({types.type_name(a) for a in ends}))
-        outcome = "always true" if comparison.op == "ne" else "always false"
-        self.warn(
-            site,
-            path[0][1],
-            "type-mismatch",
-            f"{_display(path)} is {field_type}, {shown_literal} is {_article(literal_kind)}: "
-            f"the comparison is {outcome}{_suggest(literal, kinds)}",
-        )
+        if other_names[1] not in self.settings:
+            return
+        literal = self.settings[other_names[1]]
+        shown_literal = f"settings.{other_names[1]} ({_literal(literal)})"
+        found = _mismatch(path, literal, shown_literal, comparison.op, site.groups)
+        if found is not None:
+            self.warn(site, found[0], "type-mismatch", found[1])
+
+
+@functools.lru_cache(maxsize=8192)
+def _type_warnings(text: str, groups: tuple[_Group, ...]) -> tuple[tuple[int, str, str], ...]:
+    """``(offset, code, message)`` of the warnings of ``text`` on the event types of
+    ``groups`` that depend on nothing else: unknown fields, and comparisons with a literal of
+    another type."""
+    found = expression_paths(text)
+    if found is None or not groups:
+        return ()
+    paths, comparisons = found
+    out: list[tuple[int, str, str]] = []
+    for path in paths:
+        if len(path) < 2 or path[0][0] != "data" or path[1][0] != "object":
+            continue
+        message = _field_problem(tuple(name for name, _ in path), groups)
+        if message is not None:
+            out.append((path[0][1], "unknown-field", message))
+    for comparison in comparisons:
+        if comparison.other is None:
+            literal = comparison.literal
+            mismatch = _mismatch(comparison.path, literal, _literal(literal), comparison.op, groups)
+            if mismatch is not None:
+                out.append((mismatch[0], "type-mismatch", mismatch[1]))
+    return tuple(out)
+
+
+def _mismatch(
+    path: tuple[Segment, ...], literal: Any, shown_literal: str, op: str, groups: Sequence[_Group]
+) -> tuple[int, str] | None:
+    """The offset and message of a comparison of ``path`` with a value of another type."""
+    names = [n for n, _ in path]
+    literal_kind = _kind_of(literal)
+    if names[:2] != ["data", "object"] or not groups or literal_kind is None:
+        return None
+    ends: list[types.Alternative] = []
+    for group in groups:
+        result = _walk(group.roots, tuple(names[2:]))
+        if isinstance(result, types.Missing):
+            return None  # reported as an unknown field
+        ends.extend(a for a in result if a not in ends)
+    kinds = types.json_kinds(ends)
+    if not kinds or literal_kind in kinds:
+        return None
+    field_type = " or ".join(sorted({types.type_name(a) for a in ends}))
+    outcome = "always true" if op == "ne" else "always false"
+    return path[0][1], (
+        f"{_display(path)} is {field_type}, {shown_literal} is {_article(literal_kind)}: "
+        f"the comparison is {outcome}{_suggest(literal, kinds)}"
+    )
+
+
+@functools.lru_cache(maxsize=8192)
+def _field_problem(names: tuple[str, ...], groups: tuple[_Group, ...]) -> str | None:
+    """What is wrong with the path ``data.object...`` of ``names`` on the event types of
+    ``groups`` (None: nothing); once per path and groups, which many rules share."""
+    failing: dict[int, list[tuple[_Group, types.Missing]]] = {}
+    for group in groups:
+        result = _walk(group.roots, names[2:])
+        if isinstance(result, types.Missing):
+            failing.setdefault(result.index, []).append((group, result))
+    if not failing:
+        return None
+    index = min(failing)
+    misses = failing[index]
+    missing = misses[0][1]
+    owners = sorted({types.type_name(o) for _, m in misses for o in m.owners})
+    known = sorted({k for _, m in misses for k in m.known})
+    labels = ", ".join(dict.fromkeys(g.label for g, _ in misses))
+    shown = _display([(name, -1) for name in names[: index + 3]])
+    return (
+        f"{shown}: no field {missing.name!r} in {' or '.join(owners)} ({labels})"
+        f"{_hint(missing.name, known, ';')}"
+    )
+
+
+@functools.lru_cache(maxsize=8192)
+def _walk(
+    roots: tuple[types.Alternative, ...], segments: tuple[str, ...]
+) -> tuple[types.Alternative, ...] | types.Missing:
+    return types.walk(roots, segments)
+
+
+also_forget(_type_warnings.cache_clear)
+also_forget(_field_problem.cache_clear)
+also_forget(_walk.cache_clear)
 
 
 def _article(kind: str) -> str:
@@ -294,29 +355,46 @@ def _hint(name: str, known: Sequence[str], separator: str = "") -> str:
 
 
 def _groups(patterns: Sequence[str], label: str = "") -> tuple[_Group, ...]:
+    return _groups_of(tuple(patterns), label)
+
+
+@functools.lru_cache(maxsize=1024)
+def _groups_of(patterns: tuple[str, ...], label: str) -> tuple[_Group, ...]:
+    """The groups of event types (once per list of patterns: rules share them)."""
     known = types.event_types()
+    listed = _known_types()
     out: list[_Group] = []
     for pattern in patterns:
         if "*" in pattern:
             matching = [t for t in known if fnmatch.fnmatchcase(t, pattern)]
         else:
-            matching = [pattern] if pattern in known else []
+            matching = [pattern] if pattern in listed else []
         classes = list(dict.fromkeys(c for t in matching for c in types.resources_for(t)))
         if classes:
             out.append(_Group(label + pattern, types.roots_of(classes)))
     return tuple(out)
 
 
+@functools.cache
+def _known_types() -> frozenset[str]:
+    return frozenset(types.event_types())
+
+
+@functools.lru_cache(maxsize=1024)
 def _event_type_problem(value: str) -> str | None:
     known = types.event_types()
     if "*" not in value:
-        if value in known:
+        if value in _known_types():
             return None
         return f"Stripe sends no event of type {value!r}{_hint(value, known, ';')}"
     if any(fnmatch.fnmatchcase(t, value) for t in known):
         return None
     patterns = sorted({t.rsplit(".", 1)[0] + ".*" for t in known})
     return f"{value!r} matches no event type Stripe sends{_hint(value, patterns, ';')}"
+
+
+also_forget(_groups_of.cache_clear)
+also_forget(_event_type_problem.cache_clear)
 
 
 def _as_list(value: Any) -> list[tuple[JsonPath, str]]:
@@ -356,6 +434,7 @@ def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
 def _rule_sites(
     checker: _Checker, source: SourceMap, raw: dict[str, Any], base: JsonPath
 ) -> Iterator[_Site]:
+    """The expressions of a rule that may have something to report (see :func:`_needed`)."""
     name = raw.get("name") if isinstance(raw.get("name"), str) else None
     on = [v for _, v in _as_list(raw.get("on"))]
     cancel = [v for _, v in _as_list(raw.get("cancel_on"))]
@@ -367,32 +446,77 @@ def _rule_sites(
                 checker.warn(site, 0, "unknown-event-type", problem)
     groups = _groups(on)
     for path, text in _condition_leaves(raw.get("when"), (*base, "when")):
-        yield _Site(source, path, text, 0, name, None, groups=groups)
+        if _needed(text, groups):
+            yield _Site(source, path, text, 0, name, None, groups=groups)
     if isinstance(raw.get("key"), str):
         key_groups = groups + _groups(cancel, "cancel_on ")
-        yield _Site(source, (*base, "key"), raw["key"], 0, name, None, groups=key_groups)
+        if _needed(raw["key"], key_groups):
+            yield _Site(source, (*base, "key"), raw["key"], 0, name, None, groups=key_groups)
     actions = raw.get("actions")
     steps = [
         a if isinstance(a, dict) else {} for a in (actions if isinstance(actions, list) else ())
     ]
     ids = [s.get("id") if isinstance(s.get("id"), str) else None for s in steps]
     for index, step in enumerate(steps):
+        # A step written alike in many rules (the same email in each) has the same texts to
+        # check on the same event types: found once per load.
+        memo = (repr(step), groups)
+        texts = checker.steps.get(memo)
+        if texts is None:
+            texts = checker.steps[memo] = tuple(_step_texts(step, groups))
+        if not texts:
+            continue
         earlier = {i: n for n, i in enumerate(ids[:index]) if i is not None}
         later = {
             i: n for n, i in enumerate(ids) if i is not None and n >= index and i not in earlier
         }
         at = (*base, "actions", index)
-        for path, text in _condition_leaves(step.get("when"), (*at, "when")):
-            yield _Site(source, path, text, 0, name, earlier, later, groups)
-        params = {k: v for k, v in step.items() if k not in COMMON_KEYS}
-        for path, text in _strings(params, at):
-            for body, start in placeholders(text):
-                yield _Site(source, path, body, start, name, earlier, later, groups)
-        window = step.get("send_window")
-        zone = window.get("time_zone") if isinstance(window, dict) else None
-        if isinstance(zone, str):  # an expression, read when the step is reached
-            path = (*at, "send_window", "time_zone")
-            yield _Site(source, path, zone, 0, name, earlier, later, groups)
+        for sub, text, start in texts:
+            yield _Site(source, (*at, *sub), text, start, name, earlier, later, groups)
+
+
+def _step_texts(step: dict[str, Any], groups: tuple[_Group, ...]) -> Iterator[_Text]:
+    """``(path in the step, text, offset)`` of each expression of a step that may have
+    something to report (see :func:`_needed`): its conditions, its placeholders, its time
+    zone (read when the step is reached)."""
+    for path, text in _condition_leaves(step.get("when"), ("when",)):
+        if _needed(text, groups):
+            yield path, text, 0
+    params = {k: v for k, v in step.items() if k not in COMMON_KEYS}
+    for path, text in _strings(params, ()):
+        for body, start in placeholders(text):
+            if _needed(body, groups):
+                yield path, body, start
+    window = step.get("send_window")
+    zone = window.get("time_zone") if isinstance(window, dict) else None
+    if isinstance(zone, str) and _needed(zone, groups):
+        yield ("send_window", "time_zone"), zone, 0
+
+
+def _needed(text: str, groups: tuple[_Group, ...]) -> bool:
+    """Whether checking ``text`` of a rule can find anything: it reads ``steps``, ``settings``
+    or ``vars``, compares a path with a setting, or has a warning on these event types. Most
+    expressions do none of these; they need no site."""
+    return _reads_context(text) or bool(_type_warnings(text, groups))
+
+
+_CONTEXT = frozenset({"steps", "settings", "vars"})
+
+
+@remembered(maxsize=4096)
+def _reads_context(text: str) -> bool:
+    found = expression_paths(text)
+    if found is None:
+        return False  # a syntax error: the loader reports it
+    paths, comparisons = found
+    for path in paths:
+        if (
+            len(path) >= 2
+            and path[0][0] in _CONTEXT
+            and path[1][0] not in (types.EACH, types.INDEX)
+        ):
+            return True
+    return any(comparison.other is not None for comparison in comparisons)
 
 
 def check_rule_files(

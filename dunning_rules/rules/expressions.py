@@ -1,8 +1,15 @@
 """Expressions: JMESPath conditions, ``{{ }}`` templates and the parameters that hold them.
 
-Everything is compiled once, when a rule file is loaded. Low-level functions here raise
+Everything is parsed and checked once, when a rule file is loaded: a text that loads has no
+syntax error, no unknown function and no wrong arity left. Low-level functions here raise
 :class:`ExpressionSyntaxError` with an offset into the expression; the loader turns that into a
 :class:`~dunning_rules.errors.RuleFileError` with the file's line and column.
+
+Each distinct text is parsed and checked once per load (:mod:`._parse`), and an
+:class:`Expression`'s Python code is generated from that tree when it is first evaluated (then
+kept): a rule set of thousands of rules loads without generating code for the expressions that
+only the batch of conditions (:meth:`~dunning_rules.rules.model.RuleSet.batch_for`) runs, or
+that no event reaches.
 
 At run time the root of every expression is the event plus ``settings``, ``vars`` and
 ``steps``. A condition that raises is false (the caller adds a warning); a parameter that
@@ -18,13 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jmespath
 from jmespath import exceptions as jp_errors
 from jmespath.lexer import Lexer
 
 from ..errors import ExpressionError
 from . import _compiler
 from ._compiler_trees import nesting
+from ._parse import also_forget, parse, remembered
 from .functions import FUNCTIONS
 from .limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, format_count
 
@@ -128,38 +135,90 @@ def _analyse(parsed: Mapping[str, Any], expression: str) -> tuple[frozenset[str]
     while stack:
         node, parent = stack.pop()
         kind = node.get("type")
-        if kind == "function_expression":
+        if kind == "field":
+            value = node.get("value")
+            if value == "steps":
+                reads_steps = True
+            elif value == "vars":
+                sibling = None
+                if parent is not None and parent.get("type") == "subexpression":
+                    children = parent["children"]
+                    if children and children[0] is node and len(children) > 1:
+                        sibling = children[1]
+                if sibling is not None and sibling.get("type") == "field":
+                    if lookups is not None:
+                        lookups.add(sibling["value"])
+                else:
+                    lookups = None
+        elif kind == "function_expression":
             problem = _function_problem(node)
             if problem is not None:
                 at = expression.find(f"{node['value']}(")
                 raise ExpressionSyntaxError(problem, expression=expression, offset=max(at, 0))
-        if kind == "field" and node.get("value") == "steps":
-            reads_steps = True
-        if kind == "field" and node.get("value") == "vars":
-            sibling = None
-            if parent is not None and parent.get("type") == "subexpression":
-                children = parent["children"]
-                if children and children[0] is node and len(children) > 1:
-                    sibling = children[1]
-            if sibling is not None and sibling.get("type") == "field":
-                if lookups is not None:
-                    lookups.add(sibling["value"])
-            else:
-                lookups = None
         # Children in reverse, so the first unknown function in the text is the one reported.
+        # (jmespath's nodes are dicts; a slice's children are numbers.)
         for child in reversed(node.get("children", ())):
-            if isinstance(child, Mapping):
+            if isinstance(child, dict):
                 stack.append((child, node))
     return (frozenset(lookups) if lookups is not None else None), reads_steps
 
 
 @functools.lru_cache(maxsize=4096)
 def compile_expression(expression: str) -> Expression:
-    """Parse, check and compile one JMESPath expression (once per text: an Expression is
-    immutable, so rules that say the same thing share it, as ``key: data.object.id`` does)."""
+    """Parse and check one JMESPath expression; its code is generated when it first runs.
+
+    Once per text: an Expression is immutable, so rules that say the same thing share it, as
+    ``key: data.object.id`` does. Raises :class:`ExpressionSyntaxError`.
+    """
     lookups, reads_steps = check_expression(expression)
-    search = _compiler.compile_expression(expression, FUNCTIONS)
-    return Expression(source=expression, search=search, lookups=lookups, reads_steps=reads_steps)
+    return _deferred(expression, parse(expression), lookups, reads_steps)
+
+
+also_forget(compile_expression.cache_clear)
+
+
+class _Deferred:
+    """An :class:`Expression`'s ``search`` until its first call, which generates and compiles
+    its code from the tree parsed at load (nothing is parsed again), puts the compiled function
+    in the expression's place and runs it.
+
+    Generating code takes about as long as a hundred evaluations, and most expressions of a
+    big rule set run seldom or never (a rule's condition runs in its event type's batch).
+    Until then the expression and its deferred code refer to each other, a cycle that the
+    garbage collector frees with the rule set.
+    """
+
+    __slots__ = ("_compiled", "_expression", "_tree")
+
+    def __init__(self, expression: Expression, tree: Any) -> None:
+        self._expression = expression
+        self._tree = tree
+        self._compiled: Callable[[Any], Any] | None = None
+
+    def __call__(self, root: Any) -> Any:
+        compiled = self._compiled
+        if compiled is None:
+            source = self._expression.source
+            compiled = _compiler.compile_tree(source, self._tree, FUNCTIONS)
+            self._compiled, self._tree = compiled, None
+            # The same function, found sooner: Expression is frozen for its users, not for this.
+            object.__setattr__(self._expression, "search", compiled)
+        return compiled(root)
+
+
+def _deferred(
+    source: str, tree: Any, lookups: frozenset[str] | None, reads_steps: bool
+) -> Expression:
+    """An Expression whose code is generated from ``tree`` on its first evaluation."""
+    expression = Expression(
+        source=source, search=_not_yet, lookups=lookups, reads_steps=reads_steps
+    )
+    object.__setattr__(expression, "search", _Deferred(expression, tree))
+    return expression
+
+
+def _not_yet(root: Any) -> Any:  # pragma: no cover - replaced before the Expression is returned
+    raise AssertionError("an Expression's search was read before it was set")
 
 
 def _too_deep(expression: str, offset: int) -> ExpressionSyntaxError:
@@ -198,8 +257,24 @@ def check_expression(
     (None: any) and whether it reads ``steps``. Raises :class:`ExpressionSyntaxError`.
 
     ``bounded``: refuse an expression longer than MAX_EXPRESSION_LENGTH or nested deeper than
-    MAX_EXPRESSION_DEPTH. A condition joined from checked leaves is not held to them.
+    MAX_EXPRESSION_DEPTH. A condition joined from checked leaves is not held to them. What a
+    text gives is remembered (:mod:`._parse`): the checks of a rule set of a thousand rules that
+    share a condition run once.
     """
+    return (_check_bounded if bounded else _check_unbounded)(expression)
+
+
+@remembered(maxsize=4096)
+def _check_bounded(expression: str) -> Analysis:
+    return _check(expression, bounded=True)
+
+
+@remembered(maxsize=256)
+def _check_unbounded(expression: str) -> Analysis:
+    return _check(expression, bounded=False)
+
+
+def _check(expression: str, *, bounded: bool) -> Analysis:
     if not expression.strip():
         raise ExpressionSyntaxError("empty expression", expression=expression, offset=0)
     if bounded and len(expression) > MAX_EXPRESSION_LENGTH:
@@ -212,7 +287,7 @@ def check_expression(
     if bounded:
         _check_brackets(expression)
     try:
-        parsed = jmespath.compile(expression).parsed
+        parsed = parse(expression)
     except jp_errors.ParseError as exc:
         message = exc.msg if exc.msg != jp_errors.ParseError._ERROR_MESSAGE else "invalid syntax"
         token = exc.token_value
@@ -226,9 +301,21 @@ def check_expression(
         raise ExpressionSyntaxError(str(exc), expression=expression, offset=0) from None
     except RecursionError:  # thousands of `!` or projections: the parser recurses per level
         raise _too_deep(expression, 0) from None
-    if bounded and nesting(parsed) > MAX_EXPRESSION_DEPTH:
+    if bounded and _may_nest_deeply(expression) and nesting(parsed) > MAX_EXPRESSION_DEPTH:
         raise _too_deep(expression, 0)
     return _analyse(parsed, expression)
+
+
+_NESTING_CHARACTERS = "[]{}()<>=!*&:?|"
+
+
+def _may_nest_deeply(expression: str) -> bool:
+    """False when the text is too short of the characters that make a level of
+    :func:`nesting` (a bracket, an operator, a ``:`` of a key or a slice, a ``*``, ``&``, ``|``:
+    each level takes at least one) to nest past MAX_EXPRESSION_DEPTH."""
+    if len(expression) <= MAX_EXPRESSION_DEPTH:
+        return False
+    return sum(expression.count(c) for c in _NESTING_CHARACTERS) > MAX_EXPRESSION_DEPTH
 
 
 # A condition's raw form in a rule file: a string, or {all|any: [...]}, {not: ...}.
@@ -267,16 +354,14 @@ def compile_condition(raw: RawCondition, leaves: Sequence[Analysis] | None = Non
     ``leaves``: what checking them found, which the joined expression reads too (else it is
     checked again). The joined expression is as long as its leaves together and not held to
     their bounds; a long ``any`` list is one flat ``||``, which compiles without recursion.
+    It is parsed now (a problem is the loader's), its code generated when it first runs.
     """
     source = condition_source(raw)
     if leaves is None:
         lookups, reads_steps = check_expression(source, bounded=False)
     else:
         lookups, reads_steps = _join(leaves)
-    search = _compiler.compile_expression(source, FUNCTIONS)
-    return Condition(
-        Expression(source=source, search=search, lookups=lookups, reads_steps=reads_steps)
-    )
+    return Condition(_deferred(source, parse(source), lookups, reads_steps))
 
 
 def _join(leaves: Sequence[Analysis]) -> Analysis:
@@ -435,38 +520,51 @@ def compile_params(
     on_error: Callable[[tuple[str | int, ...], ExpressionSyntaxError], None],
 ) -> ParamTree:
     """Compile every string at any depth; report each bad one through ``on_error(path, exc)``."""
-    lookups: set[str] | None = set()
-    reads_steps = False
-    static = True
-
-    def walk(value: Any, path: tuple[str | int, ...]) -> Any:
-        nonlocal lookups, reads_steps, static
-        if isinstance(value, str):
-            try:
-                compiled = compile_template(value)
-            except ExpressionSyntaxError as exc:
-                on_error(path, exc)
-                return value
-            if isinstance(compiled, Template):
-                static = False
-                for expression in compiled.expressions:
-                    reads_steps = reads_steps or expression.reads_steps
-                    if expression.lookups is None:
-                        lookups = None
-                    elif lookups is not None:
-                        lookups |= expression.lookups
-            return compiled
-        if isinstance(value, Mapping):
-            return {k: walk(v, (*path, k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v, (*path, i)) for i, v in enumerate(value)]
-        return value
-
-    compiled = {key: walk(value, (key,)) for key, value in raw.items()}
+    walk = _ParamWalk(on_error)
+    compiled = {key: walk.walk(value, (key,)) for key, value in raw.items()}
+    lookups = walk.lookups
     return ParamTree(
         raw=raw,
         compiled=compiled,
         lookups=frozenset(lookups) if lookups is not None else None,
-        reads_steps=reads_steps,
-        static=static,
+        reads_steps=walk.reads_steps,
+        static=walk.static,
     )
+
+
+class _ParamWalk:
+    """What :func:`compile_params` finds on its way (an object, not a nested function that
+    calls itself: that is a reference cycle, which would keep ``on_error`` and all it holds,
+    the loader and the file's nodes, until the garbage collector ran)."""
+
+    __slots__ = ("lookups", "on_error", "reads_steps", "static")
+
+    def __init__(
+        self, on_error: Callable[[tuple[str | int, ...], ExpressionSyntaxError], None]
+    ) -> None:
+        self.on_error = on_error
+        self.lookups: set[str] | None = set()
+        self.reads_steps = False
+        self.static = True
+
+    def walk(self, value: Any, path: tuple[str | int, ...]) -> Any:
+        if isinstance(value, str):
+            try:
+                compiled = compile_template(value)
+            except ExpressionSyntaxError as exc:
+                self.on_error(path, exc)
+                return value
+            if isinstance(compiled, Template):
+                self.static = False
+                for expression in compiled.expressions:
+                    self.reads_steps = self.reads_steps or expression.reads_steps
+                    if expression.lookups is None:
+                        self.lookups = None
+                    elif self.lookups is not None:
+                        self.lookups |= expression.lookups
+            return compiled
+        if isinstance(value, Mapping):
+            return {k: self.walk(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.walk(v, (*path, i)) for i, v in enumerate(value)]
+        return value

@@ -12,21 +12,28 @@ more than one file only with the same definition.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import gc
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DunningRulesError, Location, Problem, RuleFileError
 from . import _load_delivery as extras
-from ._schema_build import SUPPORTED_VERSIONS, rules_schema, validator
+from . import _parse
+from ._delivery import WindowSpec
+from ._schema_build import SUPPORTED_VERSIONS, fast_validator, rules_schema, validator
 from ._schema_errors import explain
 from .checks import check_rule_files
 from .expressions import (
     Analysis,
+    Condition,
     ExpressionSyntaxError,
+    ParamTree,
     check_expression,
     compile_condition,
     compile_expression,
@@ -60,6 +67,29 @@ _DEFAULT_BACKOFF = _dt.timedelta(minutes=1)
 
 def load_rules(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> RuleSet:
     """Load and compile rule files into a :class:`RuleSet`; raise :class:`RuleFileError`."""
+    with _parse.session(), _collector_paused():  # each distinct expression parsed once
+        return _load(source)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a load builds its objects.
+
+    A load makes hundreds of thousands of objects (nodes, values, places, specs) and keeps
+    most of them; each collection the allocations set off walks all of them again, a third of
+    the time of a big load. The collector is on again afterwards (if it was on before), and
+    what a load leaves to collect is collected then.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> RuleSet:
     documents: list[tuple[str, str]] = []
     problems: list[Problem] = []
     items: Iterable[str | os.PathLike[str]] = (
@@ -171,6 +201,7 @@ class _Builder:
         self.lookups: dict[str, tuple[LookupSpec, Any]] = {}
         self.sources: list[str] = []
         self.files: list[tuple[SourceMap, Any]] = []  # for the checks, once all are read
+        self.steps: dict[str, _Step] = {}  # compiled steps by what they say (compile_action)
 
     def result(self, warnings: Sequence[Problem] = ()) -> RuleSet:
         rules = RuleSet(
@@ -310,8 +341,13 @@ class _Builder:
     # -- schema ---------------------------------------------------------------------------
 
     def check_schema(self, data: dict[str, Any], source: SourceMap) -> set[JsonPath]:
-        """Report schema problems; return the paths of rules and lookups that have any."""
+        """Report schema problems; return the paths of rules and lookups that have any.
+
+        A file the fast check passes has none; jsonschema finds and explains the others.
+        """
         invalid: set[JsonPath] = set()
+        if fast_validator(1)(data):
+            return invalid
         for error in validator(1).iter_errors(data):
             path: JsonPath = tuple(error.absolute_path)
             if len(path) >= 2 and path[0] in ("rules", "lookups"):
@@ -405,24 +441,27 @@ class _Builder:
             return None
         ok = _well_formed(raw)
         leaves: list[Analysis] = []
-
-        def check(node: Any, path: JsonPath) -> None:
-            nonlocal ok
+        # Each leaf for its own place, in the order of the text. A loop, not a nested function
+        # that calls itself: that would be a reference cycle holding the builder and every
+        # node of the file until the garbage collector ran.
+        stack: list[tuple[Any, JsonPath]] = [(raw, json_path)]
+        while stack:
+            node, path = stack.pop()
             if isinstance(node, str) and node.strip():
                 try:
-                    leaves.append(check_expression(node))  # each leaf, for its own place
+                    leaves.append(check_expression(node))
                 except ExpressionSyntaxError as exc:
                     ok = False
                     self.report_expression(source, path, exc, rule=rule)
             elif isinstance(node, dict):
+                children: list[tuple[Any, JsonPath]] = []
                 for word in ("all", "any"):
-                    children = node.get(word)
-                    for i, child in enumerate(children if isinstance(children, list) else ()):
-                        check(child, (*path, word, i))
+                    items = node.get(word)
+                    for i, child in enumerate(items if isinstance(items, list) else ()):
+                        children.append((child, (*path, word, i)))
                 if "not" in node:
-                    check(node["not"], (*path, "not"))
-
-        check(raw, json_path)
+                    children.append((node["not"], (*path, "not")))
+                stack.extend(reversed(children))
         return compile_condition(raw, leaves) if ok else None
 
     def check_duration(
@@ -457,7 +496,41 @@ class _Builder:
     def compile_action(
         self, raw: dict[str, Any], index: int, json_path: JsonPath, source: SourceMap, rule: str
     ) -> ActionSpec | None:
-        before = len(self.problems)
+        """One step; None when it has problems (they are reported).
+
+        What a step compiles to depends on what it says only, so a step written alike in many
+        rules (the same email in each) is compiled once per load; its places are its own.
+        """
+        key = repr(raw)  # the same text for the same keys, values and types, in the same order
+        step = self.steps.get(key)
+        if step is None:
+            before = len(self.problems)
+            step = self.compile_step(raw, json_path, source, rule)
+            if len(self.problems) > before:
+                return None
+            self.steps[key] = step
+        return ActionSpec(
+            index=index,
+            type=step.type,
+            id=step.id,
+            when=step.when,
+            on_error=step.on_error,
+            retry=step.retry,
+            params=step.params,
+            location=source.location(json_path),
+            json_path=format_path(json_path),
+            param_locations={
+                k: source.location((*json_path, k), key=True) for k in step.params.raw
+            },
+            type_location=source.location((*json_path, "type")),
+            send_window=step.send_window,
+            variants=step.variants,
+            localised=step.localised,
+        )
+
+    def compile_step(
+        self, raw: dict[str, Any], json_path: JsonPath, source: SourceMap, rule: str
+    ) -> _Step:
         kind: str = raw["type"]
         when = self.compile_condition(raw.get("when"), (*json_path, "when"), source, rule)
         retry = None
@@ -475,24 +548,32 @@ class _Builder:
         window, variants, localised = extras.compile_step_extras(
             raw, params, json_path, *extras.reporters(self, source, rule)
         )
-        if len(self.problems) > before:
-            return None
-        return ActionSpec(
-            index=index,
+        return _Step(
             type=kind,
             id=raw.get("id"),
             when=when,
             on_error=raw.get("on_error", "stop"),
             retry=retry,
             params=tree,
-            location=source.location(json_path),
-            json_path=format_path(json_path),
-            param_locations={k: source.location((*json_path, k), key=True) for k in params},
-            type_location=source.location((*json_path, "type")),
             send_window=window,
             variants=variants,
             localised=localised,
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Step:
+    """What a step compiles to, apart from its places (see :meth:`_Builder.compile_action`)."""
+
+    type: str
+    id: Any
+    when: Condition | None
+    on_error: Any
+    retry: RetryPolicy | None
+    params: ParamTree
+    send_window: WindowSpec | None
+    variants: tuple[str, ...] | None
+    localised: bool
 
 
 def _well_formed(raw: Any) -> bool:

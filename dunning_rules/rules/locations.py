@@ -12,33 +12,34 @@ No text can make reading take more than time and memory in proportion to its siz
 :mod:`.limits`): the text's length, the nesting of mappings and lists, the number of aliases and
 the nodes they stand for are counted while the document is composed, before any value is built,
 and a document past a bound is one problem at the place where it passed it.
+
+Two paths compose the document: libyaml's (:mod:`._libyaml`, ten times faster) when PyYAML has
+it, and PyYAML's pure-Python one. They give the same data, places and problems for every text:
+the libyaml path hands every text it cannot read exactly as the Python path does (any error or
+problem, any bound passed, and the spellings where the two parsers differ) to the Python path,
+whose answer is the answer. ``DUNNING_RULES_YAML=python`` in the environment (or
+``parse_yaml(..., libyaml=False)``) reads everything on the pure-Python path.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.parser import Parser
-from yaml.reader import Reader
-from yaml.resolver import Resolver
-from yaml.scanner import Scanner
 
 from ..errors import Location, Problem
+from . import _libyaml
+from ._composer import _LimitError, _Loader, _Resolver, check_expansion
 from .limits import (
-    MAX_ALIAS_EXPANSION,
-    MAX_ALIASES,
     MAX_FILE_BYTES,
     MAX_INTEGER_DIGITS,
-    MAX_YAML_DEPTH,
     format_count,
 )
 
@@ -46,151 +47,31 @@ __all__ = ["JsonPath", "SourceMap", "format_path", "parse_yaml", "size_problem",
 
 JsonPath = tuple["str | int", ...]
 
-_BOOL = "tag:yaml.org,2002:bool"
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
 _INT = "tag:yaml.org,2002:int"
 _MERGE = "tag:yaml.org,2002:merge"
-
-
-class _Resolver(Resolver):
-    """YAML 1.2 booleans; timestamps stay strings."""
-
-
-_Resolver.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP)]
-    for first, resolvers in Resolver.yaml_implicit_resolvers.items()
-}
-_Resolver.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-class _LimitError(Exception):
-    """A document past one of the bounds of :mod:`.limits`, at ``mark``."""
-
-    def __init__(self, message: str, mark: Any) -> None:  # a Mark (pure or libyaml's) or None
-        super().__init__(message)
-        self.message = message
-        self.mark = mark
-
-
-class _Loader(Reader, Scanner, Parser, Composer, SafeConstructor, _Resolver):
-    """PyYAML's safe loader that counts while it composes: nesting, aliases, nodes.
-
-    An alias is the very node its anchor names (PyYAML shares it), so the document's own nodes
-    are ``nodes`` and what aliases make of it is measured afterwards by :meth:`check_expansion`.
-    """
-
-    def __init__(self, stream: str) -> None:
-        Reader.__init__(self, stream)
-        Scanner.__init__(self)
-        Parser.__init__(self)
-        Composer.__init__(self)
-        SafeConstructor.__init__(self)
-        _Resolver.__init__(self)
-        self.nodes = 0
-        self.depth = 0
-        self.aliases: list[tuple[Node, str, Any]] = []  # the node, its anchor, the alias's mark
-        self.open_anchors: set[str] = set()
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
-        if isinstance(event, AliasEvent):
-            if len(self.aliases) >= MAX_ALIASES:
-                raise _LimitError(
-                    f"the file has more than {format_count(MAX_ALIASES)} aliases", event.start_mark
-                )
-            if event.anchor in self.open_anchors:
-                raise _LimitError(
-                    f"alias *{event.anchor} is inside the value it names (a recursive alias)",
-                    event.start_mark,
-                )
-            node = super().compose_node(parent, index)
-            if node is not None:
-                self.aliases.append((node, str(event.anchor), event.start_mark))
-            return node
-        self.nodes += 1
-        if not isinstance(event, (SequenceStartEvent, MappingStartEvent)):
-            return super().compose_node(parent, index)
-        self.depth += 1
-        if self.depth > MAX_YAML_DEPTH:
-            raise _LimitError(
-                f"mappings and lists nest more than {MAX_YAML_DEPTH} levels deep", event.start_mark
-            )
-        anchor = event.anchor
-        if anchor is not None:
-            self.open_anchors.add(anchor)
-        node = super().compose_node(parent, index)
-        if anchor is not None:
-            self.open_anchors.discard(anchor)
-        self.depth -= 1
-        return node
-
-    def check_expansion(self, root: Node) -> None:
-        """Refuse a document that aliases make more than MAX_ALIAS_EXPANSION times bigger."""
-        if not self.aliases:
-            return
-        cap = MAX_ALIAS_EXPANSION * self.nodes
-        sizes = _expanded_sizes(root, cap)
-        if sizes[id(root)] <= cap:
-            return
-        node, anchor, mark = max(self.aliases, key=lambda a: sizes[id(a[0])])
-        size = sizes[id(node)]
-        stands = f"more than {format_count(cap)}" if size > cap else format_count(size)
-        raise _LimitError(
-            f"aliases expand the document to more than {format_count(cap)} nodes, "
-            f"{MAX_ALIAS_EXPANSION} times the {format_count(self.nodes)} nodes it writes "
-            f"(*{anchor} alone stands for {stands})",
-            mark,
-        )
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    if isinstance(node, MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
-
-
-def _expanded_sizes(root: Node, cap: int) -> dict[int, int]:
-    """Each node's size with every alias counted as what it names, by ``id``; at most cap + 1.
-
-    Iterative, and each node's size is computed once: the graph is acyclic (the loader refuses
-    recursive aliases), and sizes saturate, so a billion-laughs file costs its own size.
-    """
-    sizes: dict[int, int] = {}
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            total = 1
-            for child in _children(node):
-                total = min(total + sizes[id(child)], cap + 1)
-            sizes[id(node)] = total
-        elif id(node) not in sizes:
-            stack.append((node, True))
-            stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
-    return sizes
 
 
 def format_path(path: JsonPath) -> str:
     """``('rules', 2, 'when')`` -> ``$.rules[2].when``."""
     out = "$"
     for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
-            out += f".{part}"
-        else:
-            out += f"[{part!r}]"
+        out += f"[{part}]" if isinstance(part, int) else _key_segment(part)
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Place:
-    node: Node
-    key: Node | None
+@functools.lru_cache(maxsize=4096)
+def _key_segment(key: str) -> str:
+    """``.when`` or ``['a b']`` (keys repeat: rules, actions, when...)."""
+    return f".{key}" if _IDENTIFIER.fullmatch(key) else f"[{key!r}]"
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+_Place = tuple[Node, "Node | None"]
+"""A value's node, and its key's node (None for a list item or the document)."""
 
 
 class SourceMap:
@@ -204,24 +85,30 @@ class SourceMap:
         self._lines: list[str] | None = None
 
     def _add(self, json_path: JsonPath, node: Node, key: Node | None) -> None:
-        self._places[json_path] = _Place(node, key)
+        self._places[json_path] = (node, key)
 
     def node(self, json_path: JsonPath) -> Node | None:
         place = self._places.get(tuple(json_path))
-        return place.node if place else None
+        return place[0] if place else None
+
+    def key_node(self, json_path: JsonPath) -> Node | None:
+        """The node of the key the value at ``json_path`` stands under (None: none)."""
+        place = self._places.get(tuple(json_path))
+        return place[1] if place else None
 
     def location(self, json_path: JsonPath, *, key: bool = False) -> Location:
         """The value at ``json_path`` (or its key); the nearest known ancestor otherwise."""
-        path = tuple(json_path)
-        while path not in self._places and path:
-            path = path[:-1]
-        place = self._places.get(path)
+        place = self._places.get(json_path)
         if place is None:
-            return Location(path=self.path, line=1, column=1)
-        node = place.key if key and place.key is not None else place.node
-        return Location(
-            path=self.path, line=node.start_mark.line + 1, column=node.start_mark.column + 1
-        )
+            path = tuple(json_path)
+            while path not in self._places and path:
+                path = path[:-1]
+            place = self._places.get(path)
+            if place is None:
+                return Location(path=self.path, line=1, column=1)
+        node = place[1] if key and place[1] is not None else place[0]
+        mark = node.start_mark
+        return Location(path=self.path, line=mark.line + 1, column=mark.column + 1)
 
     def at_index(self, index: int) -> Location:
         """The location of character ``index`` of the file's text."""
@@ -301,13 +188,18 @@ def _problem(source: SourceMap, node: Node, message: str, json_path: JsonPath) -
     )
 
 
-def _construct(loader: _Loader, node: ScalarNode) -> tuple[Any, str | None]:
+def _construct(loader: SafeConstructor, node: ScalarNode) -> tuple[Any, str | None]:
     """A scalar's value, or its text and a problem where its tag cannot read it.
 
     PyYAML's constructors fail with plain errors on explicitly tagged values they cannot read
     (``!!int x``, ``!!bool``, ``!!timestamp x``), and with a YAMLError on unknown tags.
     """
-    if node.tag == _INT and ":" in node.value and len(node.value) > MAX_INTEGER_DIGITS:
+    tag = node.tag
+    if tag == _STR:  # what SafeConstructor gives, without its bookkeeping (most values)
+        return node.value, None
+    if tag == _NULL:
+        return None, None
+    if tag == _INT and ":" in node.value and len(node.value) > MAX_INTEGER_DIGITS:
         return node.value, (
             f"invalid value: a base 60 integer of {format_count(len(node.value))} characters; "
             f"at most {format_count(MAX_INTEGER_DIGITS)}"
@@ -338,12 +230,47 @@ def size_problem(path: str, size: int, *, exact: bool = True) -> Problem:
     return Problem(location=Location(path=path, line=1, column=1), json_path="$", message=message)
 
 
-def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap, list[Problem]]:
-    """Parse one YAML document; return its data, its source map and the problems found."""
+def parse_yaml(
+    text: str, path: str, *, libyaml: bool | None = None
+) -> tuple[Any, SourceMap, list[Problem]]:
+    """Parse one YAML document; return its data, its source map and the problems found.
+
+    ``libyaml``: compose on libyaml where it is there (None: unless ``DUNNING_RULES_YAML`` is
+    ``python``); the answer is the same either way.
+    """
     source = SourceMap(path, text)
     size = text_size(text)
     if size > MAX_FILE_BYTES:
         return None, source, [size_problem(path, size)]
+    if libyaml is None:
+        libyaml = os.environ.get("DUNNING_RULES_YAML", "").strip().lower() != "python"
+    if libyaml and _libyaml.available() and not _libyaml.differs(text):
+        found = _parse_libyaml(text, path)
+        if found is not None:
+            return found
+    return _parse_python(text, source)
+
+
+def _parse_libyaml(text: str, path: str) -> tuple[Any, SourceMap, list[Problem]] | None:
+    """The libyaml path's answer; None where the pure-Python path must answer."""
+    source = SourceMap(path, text)
+    try:
+        root, nodes, aliases = _libyaml.compose(text, _Resolver().resolve)
+        if root is not None:
+            check_expansion(root, nodes, aliases)
+    except (_libyaml.Fallback, _LimitError, RecursionError):
+        return None
+    if root is None:
+        return None, source, []
+    builder = _DataBuilder(SafeConstructor(), source)
+    data = builder.build(root, (), None)
+    if builder.problems:  # every problem is reported as the pure-Python path words it
+        return None
+    return data, source, []
+
+
+def _parse_python(text: str, source: SourceMap) -> tuple[Any, SourceMap, list[Problem]]:
+    path = source.path
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:  # control characters, found before parsing starts
@@ -395,7 +322,7 @@ def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap, list[Problem]]:
 class _DataBuilder:
     """Plain data from the composed nodes, filling the source map on the way."""
 
-    def __init__(self, loader: _Loader, source: SourceMap) -> None:
+    def __init__(self, loader: SafeConstructor, source: SourceMap) -> None:
         self.loader = loader
         self.source = source
         self.problems: list[Problem] = []

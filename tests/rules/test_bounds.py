@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -70,6 +71,18 @@ CHILD = textwrap.dedent(
 )
 # Attacks that take a second or more run in children of their own, the rest in one child.
 OWN_CHILD = ("any of 10,000 conditions", "all of 2,000 conditions", "2,000 bad expressions")
+# Attacks on the YAML reader, run on the pure-Python path too (DUNNING_RULES_YAML=python, a
+# child of its own), with the bound of CPU seconds each is held to: the same refusal, as soon.
+YAML_ATTACKS = {
+    "alias bomb": 1.0,
+    "merge-key bomb": 1.0,
+    "recursive alias": 1.0,
+    "too many aliases": 2.0,
+    "a million brackets of YAML": 2.0,
+    "long base 60 integer": 1.5,
+    "32 KB dotted path": 1.0,
+}
+PURE_PYTHON = " (pure Python)"
 
 
 def event(**fields: Any) -> dict[str, Any]:
@@ -187,15 +200,21 @@ def attacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         group = name if name in OWN_CHILD else "the others"
         groups.setdefault(group, []).append(name)
         jobs.setdefault(group, []).append((str(path), events))
+        if name in YAML_ATTACKS:
+            groups.setdefault(PURE_PYTHON, []).append(name + PURE_PYTHON)
+            jobs.setdefault(PURE_PYTHON, []).append((str(path), events))
     children = {}
     for group, group_jobs in jobs.items():
         job_file = folder / f"{len(children)}.json"
         job_file.write_text(json.dumps(group_jobs), encoding="utf-8")
+        environment = dict(os.environ)
+        environment["DUNNING_RULES_YAML"] = "python" if group == PURE_PYTHON else "libyaml"
         children[group] = subprocess.Popen(
             [sys.executable, "-c", CHILD.format(limit=ADDRESS_SPACE, cpu=60), str(job_file)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=environment,
         )
     deadline = time.monotonic() + WALL_TIMEOUT
     reports: dict[str, dict[str, Any]] = {}
@@ -361,6 +380,14 @@ def test_unclosed_placeholders_are_read_in_linear_time(attacks):
         f"{result['path']}:5:39: $.rules[0].actions[0].duration: rule 'r': "
         "invalid expression: '{{' has no closing '}}'"
     )
+
+
+@pytest.mark.parametrize("name", list(YAML_ATTACKS), ids=list(YAML_ATTACKS))
+def test_the_pure_python_path_refuses_each_yaml_attack_alike(attacks, name):
+    """Each attack on the YAML reader gives the same error on the pure-Python path as on
+    libyaml's, within the same bound of CPU time."""
+    python = report(attacks, name + PURE_PYTHON, YAML_ATTACKS[name])
+    assert python["error"] == report(attacks, name, YAML_ATTACKS[name])["error"]
 
 
 def test_thousands_of_errors_are_reported_in_linear_time(attacks):

@@ -3,7 +3,9 @@ RuleFileError, soon; never RecursionError, MemoryError, OverflowError or anythin
 
 Besides arbitrary text, the generators build the shapes that once broke it: aliases and merge
 keys that multiply (alias bombs, recursive aliases), nesting around the bounds, long paths and
-chains, random JMESPath wrapped in brackets, and durations of any length. A rule file that
+chains, random JMESPath wrapped in brackets, and durations of any length. The YAML texts are
+also read on both paths, libyaml's and pure Python's, which must give the same data, problems
+and places (tests/rules/yaml_paths.py), as must every YAML file of the project. A rule file that
 loads is also simulated on an event: its conditions must compile and evaluate without a
 recursion error, and all of it runs with 400 frames already on the stack (as a web framework
 would have), so the bounds are shown to leave room. Every example must finish within the
@@ -19,6 +21,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +34,7 @@ from dunning_rules.rules.limits import (
     MAX_YAML_DEPTH,
 )
 from dunning_rules.testing import RecordingAdapter
+from tests.rules.yaml_paths import assert_same, corpus
 
 FUZZ = settings(
     deadline=dt.timedelta(seconds=1),
@@ -300,3 +305,98 @@ def test_durations_of_any_size_load_or_are_refused(wait, timeout, backoff, attem
     retry = rules.rules[0].actions[1].retry
     assert retry is not None
     assert all(retry.delay(n) <= dt.timedelta(days=400) for n in range(1, attempts + 1))
+
+
+# --- the two YAML paths ------------------------------------------------------------------------
+
+BOTH_PATHS = settings(FUZZ, max_examples=150, deadline=None)
+
+
+@BOTH_PATHS
+@given(
+    st.lists(st.one_of(YAML_PIECES, st.text(max_size=8)), max_size=60).map("".join),
+    st.booleans(),
+)
+def test_any_text_reads_the_same_on_both_paths(text, line_break):
+    """Any text: the same data, problems and places on libyaml as on pure Python."""
+    assert_same(text + "\n" if line_break else text)
+
+
+@BOTH_PATHS
+@given(alias_documents())
+def test_aliases_read_the_same_on_both_paths(text):
+    """Aliases and merge keys, from harmless to bombs: the same answer on both paths."""
+    assert_same(text)
+
+
+@BOTH_PATHS
+@given(
+    depth=st.integers(MAX_YAML_DEPTH - 8, MAX_YAML_DEPTH + 40),
+    opener=st.sampled_from(["[", "{a: ", "- "]),
+    closed=st.booleans(),
+)
+def test_deep_yaml_reads_the_same_on_both_paths(depth, opener, closed):
+    """Nesting around the YAML bound, block or flow: the same answer on both paths."""
+    if opener == "- ":
+        body = "".join("  " * i + "-\n" for i in range(depth)) + "  " * depth + "x\n"
+        text = "version: 1\nrules: []\nsettings:\n  a:\n" + body
+    else:
+        closer = {"[": "]", "{a: ": "}"}[opener]
+        text = "version: 1\nrules: []\nsettings: " + opener * depth + "1"
+        text += (closer * depth if closed else "") + "\n"
+    assert_same(text)
+
+
+SCALARS = st.one_of(
+    st.sampled_from(["on", "NO", "1:30", "0x1f", "2026-01-01", "~", "", "a: b", "- c", "#d"]),
+    st.text(max_size=12),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+)
+DATA = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=25,
+)
+EDITS = st.lists(
+    st.tuples(
+        st.integers(0, 10_000),
+        st.sampled_from(["", *"[]{}:,-&*!|>'\"#?\n ", "  ", "\n  ", "&a ", "*a", "<<: "]),
+        st.booleans(),
+    ),
+    max_size=3,
+)
+
+
+@BOTH_PATHS
+@given(
+    data=DATA,
+    flow=st.sampled_from([None, True, False]),
+    style=st.sampled_from([None, None, "'", '"', "|", ">"]),
+    width=st.sampled_from([20, 80, 1000]),
+    crlf=st.booleans(),
+    edits=EDITS,
+)
+def test_yaml_of_any_style_reads_the_same_on_both_paths(data, flow, style, width, crlf, edits):
+    """Data written in every style PyYAML writes (flow, block, quoted, literal, folded; CRLF
+    line breaks), then perhaps edited a little: the same answer on both paths."""
+    text = yaml.safe_dump(
+        data, default_flow_style=flow, default_style=style, width=width, allow_unicode=True
+    )
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    for at, piece, delete in edits:
+        at %= len(text) + 1
+        text = text[:at] + piece + text[at + (1 if delete else 0) :]
+    assert_same(text)
+
+
+@pytest.mark.parametrize(("name", "text"), corpus(), ids=[name for name, _ in corpus()])
+def test_every_yaml_file_reads_the_same_on_both_paths(name, text):
+    """Every YAML file in examples/ and tests/, and every rule file of tests/cases: the same
+    answer on both paths."""
+    assert_same(text)

@@ -18,6 +18,13 @@ from dunning_rules.testing import RecordingAdapter
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "smart_dunning.yaml"
 
 
+@pytest.fixture(autouse=True, params=["libyaml", "python"])
+def yaml_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both YAML paths (DUNNING_RULES_YAML), which must agree."""
+    monkeypatch.setenv("DUNNING_RULES_YAML", request.param)
+    return str(request.param)
+
+
 def rules_text(body: str) -> str:
     return textwrap.dedent(body).lstrip("\n")
 

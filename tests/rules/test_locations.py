@@ -24,6 +24,13 @@ merged: {<<: *x, z: 1}
 """
 
 
+@pytest.fixture(autouse=True, params=["libyaml", "python"])
+def yaml_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both YAML paths (DUNNING_RULES_YAML), which must agree."""
+    monkeypatch.setenv("DUNNING_RULES_YAML", request.param)
+    return str(request.param)
+
+
 def parse(text: str = SAMPLE):
     data, source, problems = parse_yaml(text, "f.yaml")
     assert problems == []
