@@ -1,11 +1,17 @@
 """Parse each JMESPath text once: the checks, the analysis and the code generator share the tree.
 
-JMESPath's parser is pure Python and keeps no positions. :func:`parse` runs it once per distinct
-text with one addition: each field node gets ``start``, the offset of its first character,
-which :mod:`._paths` needs to point at a field. Every other key is jmespath's own, so the
-interpreter (``ParsedResult(text, tree).search``) and :mod:`._compiler` read the tree as
-jmespath built it. The tree is shared: nothing may change it. Parse errors are jmespath's,
+JMESPath's parser is pure Python and keeps no positions. :func:`parse` builds jmespath's tree
+once per distinct text with one addition: each field node gets ``start``, the offset of its
+first character, which :mod:`._paths` needs to point at a field. Every other key is jmespath's
+own, so the interpreter (``ParsedResult(text, tree).search``) and :mod:`._compiler` read the tree
+as jmespath built it. The tree is shared: nothing may change it. Parse errors are jmespath's,
 raised on every call.
+
+Two shortcuts make the same trees faster, and hand anything else to jmespath: :func:`_tokens`
+makes jmespath's tokens with one regular expression, and :class:`_Common` parses the common
+expressions (fields, literals, comparisons, ``&&``, ``||``, parentheses, calls) as jmespath's
+Pratt parser does. tests/rules/test_parse.py compares both with jmespath's own lexer and parser
+on the compliance suite and on generated expressions.
 
 What depends on a text only is remembered by :func:`remembered`: for the whole of one load
 (:func:`session`: every distinct text of the files once, however many there are), and in a small
