@@ -202,9 +202,8 @@ def compiled_batch(rules: list[list[Comparison]]) -> Match:
     return match
 
 
-def engine_simulate(rules: list[list[Comparison]]) -> Match:
-    import dunning_rules  # the engine: imported here so the other columns run without it
-
+def rule_file(rules: list[list[Comparison]], action: str) -> str:
+    """The rules as a rule file: rule ``rNNNN`` on invoice.payment_failed, one ``action``."""
     lines = ["version: 1", "rules:"]
     for number, rule in enumerate(rules):
         condition = " && ".join(c.jmespath() for c in rule)
@@ -212,9 +211,16 @@ def engine_simulate(rules: list[list[Comparison]]) -> Match:
             f"  - name: r{number:04d}",
             "    on: invoice.payment_failed",
             f"    when: {json.dumps(condition)}",
-            '    actions: [{type: slack, channel: "#x", text: "hi"}]',
+            f"    actions: [{action}]",
         ]
-    engine = dunning_rules.Engine(dunning_rules.load_rules("\n".join(lines) + "\n"))
+    return "\n".join(lines) + "\n"
+
+
+def engine_simulate(rules: list[list[Comparison]]) -> Match:
+    import dunning_rules  # the engine: imported here so the other columns run without it
+
+    text = rule_file(rules, '{type: slack, channel: "#x", text: "hi"}')
+    engine = dunning_rules.Engine(dunning_rules.load_rules(text))
 
     number = {f"r{n:04d}": n for n in range(len(rules))}
 
@@ -227,17 +233,9 @@ def engine_simulate(rules: list[list[Comparison]]) -> Match:
 def engine_handle(rules: list[list[Comparison]]) -> Match:
     import dunning_rules
 
-    lines = ["version: 1", "rules:"]
-    for number, rule in enumerate(rules):
-        condition = " && ".join(c.jmespath() for c in rule)
-        lines += [
-            f"  - name: r{number:04d}",
-            "    on: invoice.payment_failed",
-            f"    when: {json.dumps(condition)}",
-            '    actions: [{type: noop, text: "{{ data.object.customer_email }}"}]',
-        ]
+    text = rule_file(rules, '{type: noop, text: "{{ data.object.customer_email }}"}')
     engine = dunning_rules.Engine(
-        dunning_rules.load_rules("\n".join(lines) + "\n"),
+        dunning_rules.load_rules(text),
         adapters={"noop": lambda params, ctx: None},
     )
     number = {f"r{n:04d}": n for n in range(len(rules))}
