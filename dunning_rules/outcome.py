@@ -126,8 +126,6 @@ cursor, due_at, created_at, updated_at, approval, reason, variant, account, epoc
 new_record: Callable[..., ActionRecord] = positional_factory(ActionRecord)
 """``new_record(rule, index, id, type, status, params, output, error, attempts, started_at,
 finished_at, warnings)``: an :class:`ActionRecord`, fast."""
-new_outcome: Callable[..., Outcome] = positional_factory(Outcome)
-"""``new_outcome(event_id, event_type, duplicate, matched, runs, actions, warnings)``."""
 
 _RUNS = Outcome.__dict__["runs"]  # the slots that hold ``runs`` and ``actions``
 _ACTIONS = Outcome.__dict__["actions"]
@@ -188,30 +186,32 @@ class _PlannedOutcome(Outcome):
         return "Outcome" + Outcome.__repr__(self).removeprefix(type(self).__qualname__)
 
 
-def _planned_factory() -> Callable[..., Outcome]:
-    names = ("event_id", "event_type", "duplicate", "matched", "warnings")
-    namespace: dict[str, Any] = {f"_set_{n}": Outcome.__dict__[n].__set__ for n in names}
-    namespace.update(_new=object.__new__, _cls=_PlannedOutcome)
-    namespace["_set_build"] = _PlannedOutcome.__dict__["_build"].__set__
-    source = (
-        "def planned_outcome(event_id, event_type, matched, build, warnings):\n"
-        "    o = _new(_cls)\n"
-        "    _set_event_id(o, event_id)\n"
-        "    _set_event_type(o, event_type)\n"
-        "    _set_duplicate(o, False)\n"
-        "    _set_matched(o, matched)\n"
-        "    _set_warnings(o, warnings)\n"
-        "    _set_build(o, build)\n"
-        "    return o\n"
-    )
-    exec(source, namespace)
-    made: Callable[..., Outcome] = namespace["planned_outcome"]
-    return made
+_SET_EVENT_ID = Outcome.__dict__["event_id"].__set__
+_SET_EVENT_TYPE = Outcome.__dict__["event_type"].__set__
+_SET_DUPLICATE = Outcome.__dict__["duplicate"].__set__
+_SET_MATCHED = Outcome.__dict__["matched"].__set__
+_SET_WARNINGS = Outcome.__dict__["warnings"].__set__
+_SET_BUILD = _PlannedOutcome.__dict__["_build"].__set__
 
 
-planned_outcome = _planned_factory()
-"""``planned_outcome(event_id, event_type, matched, build, warnings)``: an :class:`Outcome`
-(not a duplicate) whose ``runs`` and ``actions`` are ``build()``, called on first read."""
+def planned_outcome(
+    event_id: str,
+    event_type: str,
+    matched: tuple[str, ...],
+    build: Callable[[], tuple[tuple[Run, ...], tuple[ActionRecord, ...]]],
+    warnings: tuple[str, ...],
+) -> Outcome:
+    """An :class:`Outcome` (not a duplicate) whose ``runs`` and ``actions`` are ``build()``,
+    called on first read."""
+    outcome = object.__new__(_PlannedOutcome)
+    _SET_EVENT_ID(outcome, event_id)
+    _SET_EVENT_TYPE(outcome, event_type)
+    _SET_DUPLICATE(outcome, False)
+    _SET_MATCHED(outcome, matched)
+    _SET_WARNINGS(outcome, warnings)
+    _SET_BUILD(outcome, build)
+    return outcome
+
 
 _RUN_FIELDS = tuple(f.name for f in fields(Run))
 _EVOLVERS: dict[tuple[str, ...], Callable[..., Run]] = {}

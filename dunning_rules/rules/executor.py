@@ -187,12 +187,8 @@ class Executor:
             tree, locale = localised_params(
                 action.params, action.localised, scope.preferred_locales
             )
-            escapes = getattr(adapter, "escapes", None)
-            if locale is None:
-                params = tree.render(root, escapes, empty)
-            else:
-                with locale_scope(locale):
-                    params = tree.render(root, escapes, empty)
+            with locale_scope(locale):
+                params = tree.render(root, getattr(adapter, "escapes", None), empty)
         except Exception as exc:
             return self._failed(result, rule, action, now, save, None, attempt, str(exc), False)
         if empty:
@@ -453,6 +449,4 @@ class Executor:
     def _finish(
         self, result: Advance, now: _dt.datetime, save: Save, status: str, reason: str | None
     ) -> None:
-        result.run = evolve(result.run, status=status, next_at=None, reason=reason, updated_at=now)
-        save(result.run, True)
-        result.unsaved = False
+        self._pause(result, save, status=status, next_at=None, reason=reason, updated_at=now)

@@ -118,10 +118,25 @@ class _LocaleScope:
         _LOCALE.reset(self._token)
 
 
-def locale_scope(locale: str | None) -> _LocaleScope:
+class _NoScope:
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+_NO_SCOPE = _NoScope()
+
+
+def locale_scope(locale: str | None) -> _LocaleScope | _NoScope:
     """Make ``money()`` and ``date()`` write for ``locale`` inside the ``with`` block (None:
     as they do without one). The engine sets it while it renders a step whose text it picked
-    by locale."""
+    by locale. No locale where none is set changes nothing: the scope then does nothing."""
+    if locale is None and _LOCALE.get() is None:
+        return _NO_SCOPE
     return _LocaleScope(locale)
 
 

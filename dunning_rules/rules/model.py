@@ -173,6 +173,9 @@ class Batch:
     """Rules with no condition."""
     one_by_one: bool
     """Some condition reads a lookup: rules are then tested one by one, in order."""
+    one_key: bool = False
+    """Every rule has the same key expression, reading no lookup, and none ``stop``s (the usual
+    rule file): every matching rule starts a run for the same key."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,6 +263,9 @@ class RuleSet:
                 one_by_one=any(
                     r.when is not None and s < 0 for r, s in zip(rules, slots, strict=True)
                 ),
+                one_key=len({r.key.source for r in rules}) == 1
+                and not any(r.stop for r in rules)
+                and all(r.key.lookups == frozenset() for r in rules),
             )
         return found
 

@@ -28,7 +28,7 @@ from ._delivery import (
 )
 from .expressions import Escape, Expression, empty_warning, is_true
 from .functions import locale_scope
-from .model import Batch, LookupSpec, Rule, RuleSet, parse_duration
+from .model import LookupSpec, Rule, RuleSet, parse_duration
 
 __all__ = [
     "EventPlan",
@@ -260,7 +260,7 @@ def plan_event(rules: RuleSet, event: Mapping[str, Any], scope: Scope) -> EventP
     else:
         rule_of = batch.rule_of
         pairs = batch.run(root) if batch.run is not None else []
-        if _one_key(batch, candidates) and all(value is True for _, value in pairs):
+        if batch.one_key and all(value is True for _, value in pairs):
             # Every rule keys by the same expression and none stops (the usual rule file):
             # with a key, each matching rule starts a run for it
             matching = [rule_of[slot] for slot, _ in pairs]
@@ -325,27 +325,6 @@ def _planned_event(
             tuple(scope.warnings),
         ),
     )
-
-
-_ONE_KEY: dict[int, tuple[Batch, bool]] = {}
-
-
-def _one_key(batch: Batch, candidates: Sequence[Rule]) -> bool:
-    """True when every rule of ``candidates`` has the same key expression, reading no lookup,
-    and none ``stop``s (known once per batch: the entry keeps the batch, so its id is not
-    reused)."""
-    found = _ONE_KEY.get(id(batch))
-    if found is None or found[0] is not batch:
-        sources = {rule.key.source for rule in candidates}
-        one = (
-            len(sources) == 1
-            and not any(rule.stop for rule in candidates)
-            and all(rule.key.lookups == frozenset() for rule in candidates)
-        )
-        if len(_ONE_KEY) > 256:
-            _ONE_KEY.clear()
-        found = _ONE_KEY[id(batch)] = (batch, one)
-    return found[1]
 
 
 def is_static(rule: Rule, window_types: frozenset[str] = frozenset()) -> bool:
