@@ -24,7 +24,7 @@ from .._redact import redact_url as redact
 from ..errors import MissingExtraError, StoreError
 from ..outcome import Run
 from ._codec import dump_run, load_run
-from ._ingest import sort_runs
+from ._ingest import lost_save, merged_onto_cancel, sort_runs
 from ._schema import (
     CREATE_META,
     LIVE,
@@ -43,12 +43,10 @@ from ._schema import (
 from .base import (
     Ingest,
     IngestResult,
-    LeaseLostError,
     cancel_run,
     event_texts,
     int64,
     marker_rows,
-    merge_cancelled,
 )
 
 if TYPE_CHECKING:
@@ -435,21 +433,17 @@ class PostgresStore:
         if self._update(_SAVE, args):
             return
 
-        # Not held: a held run never becomes held again under the same epoch, so what the
-        # run is now says why; a cancel that kept this worker's epoch takes its records.
+        # Not held: a cancel that kept this worker's epoch takes its records.
         def work(cur: psycopg.Cursor[Any]) -> Run | None:
             cur.execute(_SELECT_HELD, (run.id,))
             row = cur.fetchone()
-            if row is None or row[0] != "cancelled" or row[1] is not None or row[2] != run.epoch:
-                return None
-            merged = merge_cancelled(load_run(row[3], row[4], row[2]), run)
-            cur.execute(_WRITE_BODY, (dump_run(merged), run.id))
+            merged = merged_onto_cancel(run, row)
+            if merged is not None:
+                cur.execute(_WRITE_BODY, (dump_run(merged), run.id))
             return merged
 
         merged = self._run(work)
-        if merged is not None:
-            raise LeaseLostError(f"run {run.id} was cancelled", run=merged)
-        raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
+        raise lost_save(run, owner, merged)
 
     def get(self, run_id: str) -> Run | None:
         def work(cur: psycopg.Cursor[Any]) -> Run | None:
