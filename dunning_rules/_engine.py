@@ -246,7 +246,14 @@ class Engine:
             warnings = scope.warnings
             starts = plan.starts
             lease_until = now + self._lease
-            new_runs = tuple(self._new_run(start, event, now) for start in starts)
+            # One read of the system's random source for all the event's runs, and each run
+            # made as the store starts it (leased: epoch 1), so that it need not copy it.
+            ids = os.urandom(16 * len(starts)).hex()
+            epoch, account = 0 if defer else 1, _account(event)
+            new_runs = tuple(
+                self._new_run(start, event, now, f"run_{ids[32 * n : 32 * n + 32]}", epoch, account)
+                for n, start in enumerate(starts)
+            )
             result = self._store.ingest(
                 Ingest(
                     event_id=event_id,
@@ -299,15 +306,22 @@ class Engine:
         )
 
     @staticmethod
-    def _new_run(start: RunPlan, event: Mapping[str, Any], now: _dt.datetime) -> Run:
+    def _new_run(
+        start: RunPlan,
+        event: Mapping[str, Any],
+        now: _dt.datetime,
+        run_id: str,
+        epoch: int,
+        account: str | None,
+    ) -> Run:
         rule, key = start
         event_id = event["id"]
         return new_run(
-            *(f"run_{os.urandom(16).hex()}", rule.name, key, "waiting", now, (), event_id),
+            *(run_id, rule.name, key, "waiting", now, (), event_id),
             *(event["type"], event, rule.version, 0, now, now, now, None, None),
             None if rule.split is None else _variant(rule, key, event_id),
-            _account(event),
-            0,
+            account,
+            epoch,
         )
 
     # -- carrying runs on ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ import datetime as _dt
 from collections import deque
 
 from .store.base import Ingest, IngestResult, marker_rows
-from .store.memory import MemoryStore
+from .store.memory import MemoryStore, _ids
 
 __all__ = ["ReplayStore"]
 
@@ -43,10 +43,14 @@ class ReplayStore(MemoryStore):
             for run_id in ended:
                 run = self._runs.pop(run_id)
                 self._leases.pop(run_id, None)
+                if run.key is None:  # only keyed runs are looked up by key
+                    continue
                 ids = self._by_key.get((run.rule, run.key))
                 if ids is not None:
-                    ids.remove(run_id)
-                    if not ids:
+                    kept = tuple(i for i in _ids(ids) if i != run_id)
+                    if kept:
+                        self._by_key[run.rule, run.key] = kept if len(kept) > 1 else kept[0]
+                    else:
                         del self._by_key[run.rule, run.key]
             if ended:
                 self._order = [run_id for run_id in self._order if run_id in self._runs]

@@ -145,7 +145,7 @@ def effective_window(
     spec = own
     if spec is None:
         configured = settings.get("send_windows")
-        if not isinstance(configured, Mapping) or not configured:
+        if not configured or not isinstance(configured, Mapping):
             spec = _DEFAULT_SPECS.get(kind)
         else:
             spec = _configured_window(configured, kind)

@@ -155,7 +155,7 @@ class Executor:
         save = lease.save
         run = result.run
         what = _what(rule.name, action.index, action.type)
-        root = scope.root(run.outputs())
+        root = scope.root(run.outputs()) if run.steps else scope.root()
         passed = True
         if action.when is not None:
             passed = scope.test(action.when.expression, root, what)
@@ -170,7 +170,9 @@ class Executor:
         if not passed:
             self._record(result, action, rule, now, status="skipped")
             return True
-        if not runs_in_variant(action.type, action.variants, run.variant, rule.split):
+        if (action.variants is not None or rule.split is not None) and not runs_in_variant(
+            action.type, action.variants, run.variant, rule.split
+        ):
             output = {"variant": run.variant}
             self._record(result, action, rule, now, status="skipped", output=output)
             return True
@@ -178,15 +180,17 @@ class Executor:
             result, action, scope, root, now, save, what
         ):
             return False
-        previous = run.record(action.index)
+        previous = run.record(action.index) if run.steps else None
         attempt = (previous.attempts if previous is not None else 0) + 1
-        scope.need(action.params.lookups)
+        tree = action.params
+        if tree.lookups is None:  # it may read any lookup: fetch them all first
+            scope.need(None)
         adapter = self._adapters.get(action.type)
         empty: list[tuple[str, Expression]] = []
         try:
-            tree, locale = localised_params(
-                action.params, action.localised, scope.preferred_locales
-            )
+            locale = None
+            if action.localised:
+                tree, locale = localised_params(tree, True, scope.preferred_locales)
             with locale_scope(locale):
                 params = tree.render(root, getattr(adapter, "escapes", None), empty)
         except Exception as exc:
@@ -222,6 +226,9 @@ class Executor:
         if output is not None and not isinstance(output, Mapping):
             output = {"value": output}
         result.warnings.extend(ctx.warnings)
+        # The last step (an approval pauses instead): its record and the run's end are one copy
+        # of the run and one save.
+        ends = action.type != "approval" and action.index + 1 >= len(rule.actions)
         self._record(
             result,
             action,
@@ -234,7 +241,11 @@ class Executor:
             warnings=tuple(ctx.warnings),
             started_at=started,
             finished_at=finished,
+            ends=ends,
         )
+        if ends:
+            self._pause(result, save)
+            return False
         if action.type == "approval":  # the pause belongs to the step type, whatever adapter
             return self._pause_for_approval(result, action, params, now, save)
         return True
@@ -408,8 +419,10 @@ class Executor:
         advance_due: _dt.datetime | None = None,
         started_at: _dt.datetime | None = None,
         finished_at: _dt.datetime | None = None,
+        ends: bool = False,
     ) -> ActionRecord:
-        """Add a step's record to the run; ``keep`` moves the cursor past the step.
+        """Add a step's record to the run; ``keep`` moves the cursor past the step; ``ends``
+        also completes the run (what :meth:`_finish` would do next, in the same copy).
 
         The record is saved with the run before the next step starts, or with the pause or the
         end that follows it: one write per step.
@@ -434,6 +447,8 @@ class Executor:
             changes["cursor"] = action.index + 1
         if advance_due is not None:
             changes["due_at"] = advance_due
+        if ends:
+            changes.update(status="completed", next_at=None, reason=None)
         result.run = evolve(run, **changes)
         result.actions.append(record)
         result.unsaved = True

@@ -493,10 +493,12 @@ class ParamTree:
                 for key, value in self.compiled.items()
             }
         rendered = {}
+        found: list[Expression] = []
         for key, value in self.compiled.items():
-            found: list[Expression] = []
             rendered[key] = _render(value, root, escapes.get(key, every), found)
-            empty.extend((key, expression) for expression in found)
+            if found:
+                empty.extend((key, expression) for expression in found)
+                found.clear()
         return rendered
 
 

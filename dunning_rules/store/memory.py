@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ..outcome import Run, evolve
@@ -22,12 +22,25 @@ from .base import (
 __all__ = ["MemoryStore"]
 
 
-@dataclass(slots=True)
-class _Lease:
-    owner: str | None
-    until: _dt.datetime | None
-    epoch: int = 0
-    started: _dt.datetime | None = None  # when the step at the cursor started, if it did
+_Lease = tuple[str | None, _dt.datetime | None, int]
+"""Who holds a run, until when, and the epoch of its last claim. A plain tuple of plain
+values, replaced rather than changed: the garbage collector stops tracking it, so that a store
+of many runs does not make every collection longer."""
+_FREE: _Lease = (None, None, 0)
+_RELEASED: tuple[_Lease, ...] = tuple((None, None, epoch) for epoch in range(16))
+
+
+def _released(epoch: int) -> _Lease:
+    """A lease held by no one, of ``epoch``: one shared tuple for the usual epochs."""
+    return _RELEASED[epoch] if epoch < len(_RELEASED) else (None, None, epoch)
+
+
+_RunIds = str | tuple[str, ...]
+"""The ids of a key's runs: the id itself for the usual one run (no object more to track)."""
+
+
+def _ids(ids: _RunIds) -> tuple[str, ...]:
+    return (ids,) if isinstance(ids, str) else ids
 
 
 class MemoryStore:
@@ -42,7 +55,7 @@ class MemoryStore:
         self._events: set[str] = set()
         self._runs: dict[str, Run] = {}
         self._order: list[str] = []
-        self._by_key: dict[tuple[str, str | None], list[str]] = {}  # (rule, key) -> run ids
+        self._by_key: dict[tuple[str, str], _RunIds] = {}  # (rule, key) -> run ids
         self._leases: dict[str, _Lease] = {}
         self._markers: dict[tuple[str, str], int] = {}
         self._versions: dict[str, Mapping[str, Any]] = {}
@@ -51,9 +64,11 @@ class MemoryStore:
         with self._lock:
             return event_id in self._events
 
-    def _live(self, rule: str, key: str | None) -> list[Run]:
-        runs = (self._runs[i] for i in self._by_key.get((rule, key), ()))
-        return [run for run in runs if run.live]
+    def _live(self, rule: str, key: str) -> list[Run]:
+        ids = self._by_key.get((rule, key))
+        if ids is None:
+            return []
+        return [run for run in map(self._runs.__getitem__, _ids(ids)) if run.live]
 
     def ingest(self, batch: Ingest) -> IngestResult:
         with self._lock:
@@ -65,13 +80,14 @@ class MemoryStore:
                 for run in self._live(rule, key):
                     done = cancel_run(run, batch)
                     self._runs[run.id] = done
-                    lease = self._leases[run.id]
-                    lease.owner = lease.until = None
+                    self._leases[run.id] = _released(self._leases[run.id][2])
                     cancelled.append(done)
             for version, definition in (batch.rule_versions or {}).items():
                 self._versions.setdefault(version, definition)
             started, skipped, old = [], [], []
             leased = batch.lease_until is not None
+            epoch = 1 if leased else 0
+            lease = (batch.owner, batch.lease_until, epoch) if leased else _FREE  # one for all
             for run in batch.runs:
                 marker = self._markers.get((run.rule, run.key)) if run.key is not None else None
                 if superseded(batch, marker):
@@ -80,15 +96,16 @@ class MemoryStore:
                 if run.key is not None and self._live(run.rule, run.key):
                     skipped.append(run)
                     continue
-                epoch = 1 if leased else 0
                 if run.epoch != epoch:
                     run = evolve(run, epoch=epoch)
                 self._runs[run.id] = run
                 self._order.append(run.id)
-                self._by_key.setdefault((run.rule, run.key), []).append(run.id)
-                self._leases[run.id] = (
-                    _Lease(batch.owner, batch.lease_until, epoch) if leased else _Lease(None, None)
-                )
+                if run.key is not None:  # only keyed runs are looked up by key
+                    known = self._by_key.get((run.rule, run.key))
+                    self._by_key[run.rule, run.key] = (
+                        run.id if known is None else (*_ids(known), run.id)
+                    )
+                self._leases[run.id] = lease
                 started.append(run)
             for rule, key, created in marker_rows(batch):
                 self._markers[rule, key] = max(self._markers.get((rule, key), 0), created)
@@ -107,13 +124,13 @@ class MemoryStore:
             return self._markers.get((rule, key))
 
     def _free(self, run_id: str, now: _dt.datetime) -> bool:
-        until = self._leases[run_id].until
+        until = self._leases[run_id][1]
         return until is None or until <= now
 
     def _take(self, run: Run, owner: str, lease_until: _dt.datetime) -> Run:
-        lease = self._leases[run.id]
-        lease.owner, lease.until, lease.epoch = owner, lease_until, lease.epoch + 1
-        return replace(run, epoch=lease.epoch)
+        epoch = self._leases[run.id][2] + 1
+        self._leases[run.id] = (owner, lease_until, epoch)
+        return replace(run, epoch=epoch)
 
     def claim_due(
         self,
@@ -157,7 +174,7 @@ class MemoryStore:
         stored = self._runs.get(run.id)
         if lease is None or stored is None or not stored.live:
             return None
-        if lease.owner != owner or lease.epoch != run.epoch:
+        if lease[0] != owner or lease[2] != run.epoch:
             return None
         return lease
 
@@ -166,12 +183,9 @@ class MemoryStore:
     ) -> bool:
         with self._lock:
             lease = self._held(run, owner)
-            stored = self._runs.get(run.id)
-            if lease is None or stored is None:
+            if lease is None or self._runs[run.id].cursor != run.cursor:
                 return False
-            if stored.cursor != run.cursor:
-                return False
-            lease.until, lease.started = lease_until, now
+            self._leases[run.id] = (owner, lease_until, lease[2])
             return True
 
     def renew(self, run: Run, *, owner: str, lease_until: _dt.datetime) -> bool:
@@ -179,7 +193,7 @@ class MemoryStore:
             lease = self._held(run, owner)
             if lease is None:
                 return False
-            lease.until = lease_until
+            self._leases[run.id] = (owner, lease_until, lease[2])
             return True
 
     def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
@@ -191,26 +205,24 @@ class MemoryStore:
                 if (
                     stored is not None
                     and kept is not None
-                    and kept.epoch == run.epoch
+                    and kept[2] == run.epoch
                     and stored.status == "cancelled"
-                    and kept.owner is None
+                    and kept[0] is None
                 ):
                     merged = self._runs[run.id] = merge_cancelled(stored, run)
                     raise LeaseLostError(f"run {run.id} was cancelled", run=merged)
                 raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
             self._runs[run.id] = run
-            lease.started = None
-            if lease_until is None:
-                lease.owner = lease.until = None
-            else:
-                lease.until = lease_until
+            self._leases[run.id] = (
+                _released(lease[2]) if lease_until is None else (owner, lease_until, lease[2])
+            )
 
     def get(self, run_id: str) -> Run | None:
         with self._lock:
             run = self._runs.get(run_id)
             if run is None:
                 return None
-            return replace(run, epoch=self._leases[run_id].epoch)
+            return replace(run, epoch=self._leases[run_id][2])
 
     def next_due(self) -> _dt.datetime | None:
         with self._lock:
