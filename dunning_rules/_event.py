@@ -103,13 +103,15 @@ def _is_wire(value: Any, depth: int, strings: bool) -> bool:
             else:
                 return False
             for item in items:
+                if item is None:  # the commonest value of a Stripe object
+                    continue
                 kind = type(item)
                 if kind is str:
                     if strings:
                         add(item)
                 elif kind is dict or kind is list:
                     push(item)
-                elif kind is int or kind is bool or item is None:
+                elif kind is int or kind is bool:
                     pass
                 elif kind is not float or (strings and item - item != 0):  # inf, nan
                     return False

@@ -117,7 +117,7 @@ class RunLease:
         until = None if release else self._clock() + self._lease
         self._store.save(run, owner=self._owner, lease_until=until)
 
-    def start(self, run: Run) -> None:
+    def start(self, run: Run) -> _dt.datetime:
         now = self._clock()
         if not self._store.start_step(
             run, owner=self._owner, now=now, lease_until=now + self._lease
@@ -130,3 +130,4 @@ class RunLease:
                 )
             raise LeaseLostError(f"run {run.id} is no longer leased to this worker")
         self._heartbeat.hold(run)
+        return now

@@ -55,10 +55,11 @@ class Lease(Protocol):
         """Persist the run; ``release`` ends this worker's lease. Raises
         :class:`~dunning_rules.store.base.LeaseLostError` when the run is no longer held."""
 
-    def start(self, run: Run) -> None:
+    def start(self, run: Run) -> _dt.datetime:
         """Right before the adapter of the step at ``run.cursor`` is called: confirm the run is
-        still held and at that step, and keep it held while the step runs. Raises
-        :class:`~dunning_rules.store.base.LeaseLostError` when the step must not run."""
+        still held and at that step, and keep it held while the step runs; the time the step
+        started. Raises :class:`~dunning_rules.store.base.LeaseLostError` when the step must
+        not run."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -209,8 +210,7 @@ class Executor:
         )
         # The last moment before the side effect: the store confirms the run is still live,
         # still ours and still at this step. A cancel that committed before this stops it.
-        lease.start(result.run)
-        started = self._clock()
+        started = lease.start(result.run)
         try:
             output = adapter(params, ctx)
         except Exception as exc:

@@ -44,10 +44,29 @@ def dump_event(run: Run) -> str:
     return _ENCODE(run.event)
 
 
+_last_iso: tuple[_dt.datetime | None, str | None] = (None, None)
+
+
+def _iso(value: _dt.datetime | None) -> str | None:
+    """:func:`to_iso`, remembering the last time it wrote: the times of a run are mostly one
+    moment (created, updated, due and next at the event's ``now``), and every save of the run
+    writes them all. The pair is read and replaced whole, so threads can share it; it holds
+    the time itself, so no other object can take its identity."""
+    global _last_iso
+    if value is None:
+        return None
+    last = _last_iso
+    if value is last[0]:
+        return last[1]
+    text = value.isoformat()
+    _last_iso = (value, text)
+    return text
+
+
 def _item(name: str, obj: str, times: tuple[str, ...]) -> str:
     value = f"{obj}.{name}"
     if name in times:
-        value = f"({value}.isoformat() if {value} is not None else None)"
+        value = f"_iso({value})"
     return f"{name!r}: {value}"
 
 
@@ -62,7 +81,7 @@ def _dumper() -> Callable[[Run], str]:
         "def dump_run(run):\n"
         f"    return _encode({{{run_items}, 'steps': [{{{step_items}}} for s in run.steps]}})\n"
     )
-    namespace: dict[str, Any] = {"_encode": _ENCODE}
+    namespace: dict[str, Any] = {"_encode": _ENCODE, "_iso": _iso}
     exec(source, namespace)
     dump: Callable[[Run], str] = namespace["dump_run"]
     return dump

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..outcome import Run, evolve
+from ..outcome import LIVE_STATUSES, Run, evolve
 from .base import (
     Ingest,
     IngestResult,
@@ -89,22 +89,23 @@ class MemoryStore:
             epoch = 1 if leased else 0
             lease = (batch.owner, batch.lease_until, epoch) if leased else _FREE  # one for all
             for run in batch.runs:
-                marker = self._markers.get((run.rule, run.key)) if run.key is not None else None
-                if superseded(batch, marker):
-                    old.append(run)
-                    continue
-                if run.key is not None and self._live(run.rule, run.key):
-                    skipped.append(run)
-                    continue
+                if run.key is not None:  # only keyed runs are looked up by key
+                    slot = (run.rule, run.key)
+                    if superseded(batch, self._markers.get(slot)):
+                        old.append(run)
+                        continue
+                    known = self._by_key.get(slot)
+                    if known is not None:
+                        if self._live(*slot):
+                            skipped.append(run)
+                            continue
+                        self._by_key[slot] = (*_ids(known), run.id)
+                    else:
+                        self._by_key[slot] = run.id
                 if run.epoch != epoch:
                     run = evolve(run, epoch=epoch)
                 self._runs[run.id] = run
                 self._order.append(run.id)
-                if run.key is not None:  # only keyed runs are looked up by key
-                    known = self._by_key.get((run.rule, run.key))
-                    self._by_key[run.rule, run.key] = (
-                        run.id if known is None else (*_ids(known), run.id)
-                    )
                 self._leases[run.id] = lease
                 started.append(run)
             for rule, key, created in marker_rows(batch):
@@ -172,7 +173,7 @@ class MemoryStore:
     def _held(self, run: Run, owner: str) -> _Lease | None:
         lease = self._leases.get(run.id)
         stored = self._runs.get(run.id)
-        if lease is None or stored is None or not stored.live:
+        if lease is None or stored is None or stored.status not in LIVE_STATUSES:  # Run.live
             return None
         if lease[0] != owner or lease[2] != run.epoch:
             return None
