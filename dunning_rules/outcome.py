@@ -14,9 +14,10 @@ from typing import Any
 __all__ = ["LIVE_STATUSES", "RUN_STATUSES", "STEP_STATUSES", "ActionRecord", "Outcome", "Run"]
 
 RUN_STATUSES = ("completed", "waiting", "awaiting_approval", "cancelled", "failed")
+"""``waiting`` runs have a ``next_at``; ``awaiting_approval`` runs wait for ``Engine.resume``."""
+
 LIVE_STATUSES = ("waiting", "awaiting_approval")
 """The statuses of a run that has not ended (:attr:`Run.live`)."""
-"""``waiting`` runs have a ``next_at``; ``awaiting_approval`` runs wait for ``Engine.resume``."""
 
 STEP_STATUSES = ("ok", "skipped", "failed", "planned")
 """``planned`` only in ``simulate``. A step cut off by a crash has no record yet: the run's

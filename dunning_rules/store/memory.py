@@ -6,7 +6,7 @@ import datetime as _dt
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from ..outcome import LIVE_STATUSES, Run, evolve
 from .base import (
@@ -26,6 +26,9 @@ _Lease = tuple[str | None, _dt.datetime | None, int]
 """Who holds a run, until when, and the epoch of its last claim. A plain tuple of plain
 values, replaced rather than changed: the garbage collector stops tracking it, so that a store
 of many runs does not make every collection longer."""
+_OWNER: Final = 0  # the places in a lease
+_UNTIL: Final = 1
+_EPOCH: Final = 2
 _FREE: _Lease = (None, None, 0)
 _RELEASED: tuple[_Lease, ...] = tuple((None, None, epoch) for epoch in range(16))
 
@@ -80,7 +83,7 @@ class MemoryStore:
                 for run in self._live(rule, key):
                     done = cancel_run(run, batch)
                     self._runs[run.id] = done
-                    self._leases[run.id] = _released(self._leases[run.id][2])
+                    self._leases[run.id] = _released(self._leases[run.id][_EPOCH])
                     cancelled.append(done)
             for version, definition in (batch.rule_versions or {}).items():
                 self._versions.setdefault(version, definition)
@@ -125,11 +128,11 @@ class MemoryStore:
             return self._markers.get((rule, key))
 
     def _free(self, run_id: str, now: _dt.datetime) -> bool:
-        until = self._leases[run_id][1]
+        until = self._leases[run_id][_UNTIL]
         return until is None or until <= now
 
     def _take(self, run: Run, owner: str, lease_until: _dt.datetime) -> Run:
-        epoch = self._leases[run.id][2] + 1
+        epoch = self._leases[run.id][_EPOCH] + 1
         self._leases[run.id] = (owner, lease_until, epoch)
         return replace(run, epoch=epoch)
 
@@ -175,7 +178,7 @@ class MemoryStore:
         stored = self._runs.get(run.id)
         if lease is None or stored is None or stored.status not in LIVE_STATUSES:  # Run.live
             return None
-        if lease[0] != owner or lease[2] != run.epoch:
+        if lease[_OWNER] != owner or lease[_EPOCH] != run.epoch:
             return None
         return lease
 
@@ -186,7 +189,7 @@ class MemoryStore:
             lease = self._held(run, owner)
             if lease is None or self._runs[run.id].cursor != run.cursor:
                 return False
-            self._leases[run.id] = (owner, lease_until, lease[2])
+            self._leases[run.id] = (owner, lease_until, lease[_EPOCH])
             return True
 
     def renew(self, run: Run, *, owner: str, lease_until: _dt.datetime) -> bool:
@@ -194,7 +197,7 @@ class MemoryStore:
             lease = self._held(run, owner)
             if lease is None:
                 return False
-            self._leases[run.id] = (owner, lease_until, lease[2])
+            self._leases[run.id] = (owner, lease_until, lease[_EPOCH])
             return True
 
     def save(self, run: Run, *, owner: str, lease_until: _dt.datetime | None) -> None:
@@ -206,16 +209,17 @@ class MemoryStore:
                 if (
                     stored is not None
                     and kept is not None
-                    and kept[2] == run.epoch
+                    and kept[_EPOCH] == run.epoch
                     and stored.status == "cancelled"
-                    and kept[0] is None
+                    and kept[_OWNER] is None
                 ):
                     merged = self._runs[run.id] = merge_cancelled(stored, run)
                     raise LeaseLostError(f"run {run.id} was cancelled", run=merged)
                 raise LeaseLostError(f"run {run.id} is no longer leased to {owner}")
             self._runs[run.id] = run
+            epoch = lease[_EPOCH]
             self._leases[run.id] = (
-                _released(lease[2]) if lease_until is None else (owner, lease_until, lease[2])
+                _released(epoch) if lease_until is None else (owner, lease_until, epoch)
             )
 
     def get(self, run_id: str) -> Run | None:
@@ -223,7 +227,7 @@ class MemoryStore:
             run = self._runs.get(run_id)
             if run is None:
                 return None
-            return replace(run, epoch=self._leases[run_id][2])
+            return replace(run, epoch=self._leases[run_id][_EPOCH])
 
     def next_due(self) -> _dt.datetime | None:
         with self._lock:
