@@ -180,7 +180,8 @@ def _encode(event: Any) -> str:
     except TypeError as exc:
         raise EventError(f"event is not JSON: {exc}") from None
     try:
-        text.encode("utf-8")
+        if not text.isascii():
+            text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise EventError(
             f"event holds text that is not Unicode (a lone surrogate at {exc.start})"
