@@ -13,7 +13,7 @@ import datetime as _dt
 from collections import deque
 
 from .store.base import Ingest, IngestResult, marker_rows
-from .store.memory import MemoryStore, _ids
+from .store.memory import MemoryStore
 
 __all__ = ["ReplayStore"]
 
@@ -47,9 +47,9 @@ class ReplayStore(MemoryStore):
                     continue
                 ids = self._by_key.get((run.rule, run.key))
                 if ids is not None:
-                    kept = tuple(i for i in _ids(ids) if i != run_id)
+                    kept = tuple(i for i in ids if i != run_id)
                     if kept:
-                        self._by_key[run.rule, run.key] = kept if len(kept) > 1 else kept[0]
+                        self._by_key[run.rule, run.key] = kept
                     else:
                         del self._by_key[run.rule, run.key]
             if ended:

@@ -38,14 +38,6 @@ def _released(epoch: int) -> _Lease:
     return _RELEASED[epoch] if epoch < len(_RELEASED) else (None, None, epoch)
 
 
-_RunIds = str | tuple[str, ...]
-"""The ids of a key's runs: the id itself for the usual one run (no object more to track)."""
-
-
-def _ids(ids: _RunIds) -> tuple[str, ...]:
-    return (ids,) if isinstance(ids, str) else ids
-
-
 class MemoryStore:
     """Keeps everything in dicts, behind one lock; nothing survives the process."""
 
@@ -58,7 +50,9 @@ class MemoryStore:
         self._events: set[str] = set()
         self._runs: dict[str, Run] = {}
         self._order: list[str] = []
-        self._by_key: dict[tuple[str, str], _RunIds] = {}  # (rule, key) -> run ids
+        # (rule, key) -> the ids of its runs: a tuple of strings, which the collector stops
+        # tracking (a list it would track as long as the store lives)
+        self._by_key: dict[tuple[str, str], tuple[str, ...]] = {}
         self._leases: dict[str, _Lease] = {}
         self._markers: dict[tuple[str, str], int] = {}
         self._versions: dict[str, Mapping[str, Any]] = {}
@@ -68,10 +62,8 @@ class MemoryStore:
             return event_id in self._events
 
     def _live(self, rule: str, key: str) -> list[Run]:
-        ids = self._by_key.get((rule, key))
-        if ids is None:
-            return []
-        return [run for run in map(self._runs.__getitem__, _ids(ids)) if run.live]
+        ids = self._by_key.get((rule, key), ())
+        return [run for run in map(self._runs.__getitem__, ids) if run.live]
 
     def ingest(self, batch: Ingest) -> IngestResult:
         with self._lock:
@@ -97,14 +89,11 @@ class MemoryStore:
                     if superseded(batch, self._markers.get(slot)):
                         old.append(run)
                         continue
-                    known = self._by_key.get(slot)
-                    if known is not None:
-                        if self._live(*slot):
-                            skipped.append(run)
-                            continue
-                        self._by_key[slot] = (*_ids(known), run.id)
-                    else:
-                        self._by_key[slot] = run.id
+                    known = self._by_key.get(slot, ())
+                    if known and self._live(*slot):
+                        skipped.append(run)
+                        continue
+                    self._by_key[slot] = (*known, run.id)
                 if run.epoch != epoch:
                     run = evolve(run, epoch=epoch)
                 self._runs[run.id] = run
