@@ -143,6 +143,20 @@ class IngestResult:
     superseded: tuple[Run, ...] = ()
 
 
+def ingested(
+    cancelled: Sequence[Run], started: Sequence[Run], skipped: Sequence[Run], old: Sequence[Run]
+) -> IngestResult:
+    """The result of an ingest that recorded its event: the runs it cancelled, started,
+    skipped (a live run had their key) and found superseded (``old``)."""
+    return IngestResult(
+        duplicate=False,
+        cancelled=tuple(cancelled),
+        started=tuple(started),
+        skipped=tuple(skipped),
+        superseded=tuple(old),
+    )
+
+
 @runtime_checkable
 class RunStore(Protocol):
     """What the engine needs from a store. ``dunning_rules.testing.StoreContract`` tests it.

@@ -14,6 +14,7 @@ from .base import (
     IngestResult,
     LeaseLostError,
     cancel_run,
+    ingested,
     marker_rows,
     merge_cancelled,
     superseded,
@@ -104,13 +105,7 @@ class MemoryStore:
                 self._markers[rule, key] = max(self._markers.get((rule, key), 0), created)
             if started and not leased:
                 self._work.notify_all()
-            return IngestResult(
-                duplicate=False,
-                cancelled=tuple(cancelled),
-                started=tuple(started),
-                skipped=tuple(skipped),
-                superseded=tuple(old),
-            )
+            return ingested(cancelled, started, skipped, old)
 
     def cancel_marker(self, rule: str, key: str) -> int | None:
         with self._lock:

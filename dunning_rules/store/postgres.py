@@ -45,6 +45,7 @@ from .base import (
     IngestResult,
     cancel_run,
     event_texts,
+    ingested,
     int64,
     marker_rows,
 )
@@ -325,13 +326,7 @@ class PostgresStore:
                 cur.execute(_UPSERT_MARKER, markers[0])
             elif markers:
                 cur.executemany(_UPSERT_MARKER, markers)
-            return IngestResult(
-                duplicate=False,
-                cancelled=tuple(cancelled),
-                started=tuple(started),
-                skipped=tuple(skipped),
-                superseded=tuple(old),
-            )
+            return ingested(cancelled, started, skipped, old)
 
         result = self._run(work)
         if result is None:

@@ -45,6 +45,7 @@ from .base import (
     IngestResult,
     cancel_run,
     event_texts,
+    ingested,
     int64,
     marker_rows,
 )
@@ -317,13 +318,7 @@ class SQLiteStore:
             markers = marker_rows(batch)
             if markers:
                 db.executemany(_UPSERT_MARKER, markers)
-            return IngestResult(
-                duplicate=False,
-                cancelled=tuple(cancelled),
-                started=tuple(started),
-                skipped=tuple(skipped),
-                superseded=tuple(old),
-            )
+            return ingested(cancelled, started, skipped, old)
 
         result = self._transaction(work)
         if not result.duplicate:
