@@ -43,7 +43,7 @@ def resolve_adapters(rules: RuleSet, given: dict[str, Any]) -> dict[str, Any]:
                 continue
             problems.extend(_check_params(rule, action, adapter))
     if problems:
-        raise RuleFileError(problems)
+        raise RuleFileError(problems, rules.warnings)
     return {k: v for k, v in resolved.items() if v is not None}
 
 
@@ -66,7 +66,7 @@ def resolve_lookups(
             continue
         found[spec.type] = function
     if problems:
-        raise RuleFileError(problems)
+        raise RuleFileError(problems, rules.warnings)
     return found
 
 

@@ -236,8 +236,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return INTERRUPTED
     except RuleFileError as exc:
         print(exc, file=sys.stderr)
-        count = len(exc.problems)
-        print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
+        for warning in exc.warnings:  # found in the same pass: every problem shown at once
+            print(f"warning: {warning}", file=sys.stderr)
+        count, warned = len(exc.problems), len(exc.warnings)
+        summary = f"{count} problem{'s' if count != 1 else ''} found"
+        if warned:
+            summary += f", {warned} warning{'s' if warned != 1 else ''}"
+        print(summary, file=sys.stderr)
         return 1
     except UsageError as exc:
         print(f"dunning-rules: error: {exc}", file=sys.stderr)

@@ -85,19 +85,19 @@ class RuleFileError(DunningRulesError, ValueError):
 
     Every problem found is in ``problems``, sorted by place; the attributes ``path``, ``line``,
     ``column``, ``rule``, ``json_path`` and ``location`` describe the first one, and the message
-    starts with ``path:line:column:``.
+    starts with ``path:line:column:``. ``warnings`` holds what the files would have been loaded
+    with (``RuleSet.warnings``: an event type Stripe does not send, a field its object lacks),
+    found in the same pass, so that every problem can be shown at once.
     """
 
     problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[Problem], warnings: Sequence[Problem] = ()) -> None:
         if not problems:
             raise ValueError("RuleFileError needs at least one problem")
-        ordered = sorted(
-            problems,
-            key=lambda p: (p.location.path, p.location.line, p.location.column, p.message),
-        )
-        self.problems = tuple(ordered)
+        self.problems = _by_place(problems)
+        self.warnings = _by_place(warnings)
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @property
@@ -127,6 +127,15 @@ class RuleFileError(DunningRulesError, ValueError):
     @property
     def json_path(self) -> str:
         return self.first.json_path
+
+
+def _by_place(problems: Sequence[Problem]) -> tuple[Problem, ...]:
+    return tuple(
+        sorted(
+            problems,
+            key=lambda p: (p.location.path, p.location.line, p.location.column, p.message),
+        )
+    )
 
 
 class EventError(DunningRulesError, ValueError):

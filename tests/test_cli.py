@@ -130,6 +130,37 @@ def test_validate_prints_warnings_and_counts_them_and_exits_0(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_validate_prints_the_warnings_beside_the_errors(tmp_path, capsys):
+    """A file with an error and warnings: the errors, then the warnings found in the same pass,
+    and a summary that counts both; exit 1. Nothing waits for the next run to be seen."""
+    path = tmp_path / "both.yaml"
+    path.write_text(WARNED_RULES + '    when: "data.object.amount_due > > `1`"\n', "utf-8")
+    assert run("validate", str(path)) == (1, "")
+    assert capsys.readouterr().err == (
+        f"{path}:12:37: $.rules[1].when: rule 'b': invalid expression: invalid token at '>'\n"
+        '        when: "data.object.amount_due > > `1`"\n'
+        f"{' ' * 40}^\n"
+        f"warning: {path}:4:9: $.rules[0].on: rule 'a': Stripe sends no event of type "
+        "'invoice.payment_faild'; did you mean 'invoice.payment_failed'? [unknown-event-type]\n"
+        f"warning: {path}:11:38: $.rules[1].actions[0].text: rule 'b': "
+        "data.object.custmer_name: no field 'custmer_name' in Invoice (invoice.payment_failed); "
+        "did you mean 'customer_name'? [unknown-field]\n"
+        "1 problem found, 2 warnings\n"
+    )
+
+
+def test_an_unknown_step_type_comes_with_the_files_warnings(tmp_path, capsys):
+    """The engine's own problems (a step type with no adapter) keep the loader's warnings."""
+    path = tmp_path / "both.yaml"
+    path.write_text(WARNED_RULES.replace("type: slack", "type: slak", 1), "utf-8")
+    assert run("validate", str(path)) == (1, "")
+    err = capsys.readouterr().err
+    assert "no adapter for step type 'slak'" in err
+    assert "[unknown-event-type]\n" in err
+    assert "[unknown-field]\n" in err
+    assert err.endswith("\n1 problem found, 2 warnings\n")
+
+
 def test_validate_strict_exits_1_on_warnings(tmp_path):
     """--strict fails on warnings, and says so in the summary."""
     path = tmp_path / "warned.yaml"

@@ -125,7 +125,7 @@ def _load(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> 
     problems.extend(builder.problems)
     problems.extend(errors)
     if problems:
-        raise RuleFileError(problems)
+        raise RuleFileError(problems, warnings)
     if not documents:
         raise RuleFileError([_problem("<none>", 1, 1, "$", "no rule files given")])
     return builder.result(warnings)

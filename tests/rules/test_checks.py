@@ -53,6 +53,22 @@ def test_an_unknown_event_type_in_on_is_a_warning_with_the_near_type():
     ]
 
 
+def test_a_file_with_an_error_carries_its_warnings_on_the_error():
+    """The warnings of a file that fails to load are on the RuleFileError, sorted, and are
+    the ones the file would have loaded with once the error is fixed."""
+    good = rules_text("- {type: wait, duration: 1d}\n", on="invoice.payment_faild")
+    bad = good.replace("duration: 1d", "duration: 1 day")
+    with pytest.raises(dr.RuleFileError) as caught:
+        dr.load_rules(bad)
+    assert [p.message for p in caught.value.problems] == [
+        "not a duration: '1 day' (use a number and s, m, h, d or w: '3d')"
+    ]
+    assert [str(w) for w in caught.value.warnings] == warnings_of(good)
+    assert caught.value.warnings
+    assert str(caught.value) == str(caught.value.problems[0])
+    assert dr.RuleFileError(caught.value.problems).warnings == ()
+
+
 def test_an_unknown_event_type_in_cancel_on_is_a_warning_at_the_list_item():
     """`cancel_on: [invoice.voided, invoice.payed]` warns at the second item."""
     text = rules_text("- {type: wait, duration: 1d}\n").replace(
