@@ -289,8 +289,9 @@ def no_sql_raw(folder: str, rules: dr.RuleSet) -> RawSQLite:
     return raw
 
 
-def print_floor(results: Sequence[Result], handle: Result) -> float:
-    """The floor's lines, and the best ratio it allows (median over the repetitions)."""
+def print_floor(results: Sequence[Result], handle: Result) -> None:
+    """The floor's lines: its parts, and the best ratio it allows (median over the
+    repetitions, with the spread)."""
     by_name = {r.name: r for r in results if r.group == "floor"}
     raw, no_sql, engine_only = by_name["raw"], by_name["raw, no SQL"], by_name["handle, no store"]
     best = []
@@ -308,7 +309,6 @@ def print_floor(results: Sequence[Result], handle: Result) -> float:
         f" cost nothing, handle would be at best {median:.2f}x raw"
         f" ({min(best):.2f}-{max(best):.2f}); it is {handle.ratio:.2f}x"
     )
-    return median
 
 
 def measure(

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from ._cli_common import UsageError, jsonable, parse_time, step_table
+from ._cli_common import UsageError, jsonable, parse_time, plural, step_table
 from ._cli_history import COUNT_LIMIT, history_command
 from ._cli_replay import add_replay_parser, run_replay
 from ._cli_worker import run_due_command
@@ -238,10 +238,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         print(exc, file=sys.stderr)
         for warning in exc.warnings:  # found in the same pass: every problem shown at once
             print(f"warning: {warning}", file=sys.stderr)
-        count, warned = len(exc.problems), len(exc.warnings)
-        summary = f"{count} problem{'s' if count != 1 else ''} found"
-        if warned:
-            summary += f", {warned} warning{'s' if warned != 1 else ''}"
+        summary = f"{plural(len(exc.problems), 'problem')} found"
+        if exc.warnings:
+            summary += f", {plural(len(exc.warnings), 'warning')}"
         print(summary, file=sys.stderr)
         return 1
     except UsageError as exc:
@@ -276,13 +275,10 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
     files = len(rules.sources)
     for warning in rules.warnings:
         print(f"warning: {warning}", file=out)
-    summary = (
-        f"{len(rules)} rule{'s' if len(rules) != 1 else ''} in {files} "
-        f"file{'s' if files != 1 else ''}"
-    )
+    summary = f"{plural(len(rules), 'rule')} in {plural(files, 'file')}"
     count = len(rules.warnings)
     if count:
-        summary += f", {count} warning{'s' if count != 1 else ''}"
+        summary += f", {plural(count, 'warning')}"
     if count and args.strict:
         print(f"{summary}: --strict fails on warnings", file=out)
         return 1

@@ -23,7 +23,7 @@ Skipped steps, stopped runs and duplicate events are outcomes, not exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -96,8 +96,8 @@ class RuleFileError(DunningRulesError, ValueError):
     def __init__(self, problems: Sequence[Problem], warnings: Sequence[Problem] = ()) -> None:
         if not problems:
             raise ValueError("RuleFileError needs at least one problem")
-        self.problems = _by_place(problems)
-        self.warnings = _by_place(warnings)
+        self.problems = sorted_by_place(problems)
+        self.warnings = sorted_by_place(warnings)
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @property
@@ -129,7 +129,8 @@ class RuleFileError(DunningRulesError, ValueError):
         return self.first.json_path
 
 
-def _by_place(problems: Sequence[Problem]) -> tuple[Problem, ...]:
+def sorted_by_place(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """``problems`` in the order files are read: by path, line, column, then message."""
     return tuple(
         sorted(
             problems,

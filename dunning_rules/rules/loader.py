@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DunningRulesError, Location, Problem, RuleFileError
+from ..errors import DunningRulesError, Location, Problem, RuleFileError, sorted_by_place
 from . import _load_delivery as extras
 from . import _parse
 from ._delivery import WindowSpec
@@ -173,11 +173,6 @@ def _problem(
     )
 
 
-def _place(problem: Problem) -> tuple[str, int, int, str]:
-    where = problem.location
-    return where.path, where.line, where.column, problem.message
-
-
 def _digest(definition: Mapping[str, Any]) -> str:
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -209,7 +204,7 @@ class _Builder:
             settings=self.settings,
             lookups={name: spec for name, (spec, _) in self.lookups.items()},
             sources=tuple(self.sources),
-            warnings=tuple(sorted(warnings, key=_place)),
+            warnings=sorted_by_place(warnings),
             accounts=self.accounts,
         )
         # Compile the matching of every event type a rule names now, not on the first event;
